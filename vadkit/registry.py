@@ -165,7 +165,7 @@ def load_all(profile: str = "smoke", root: Path | None = None) -> dict[str, dict
     base = Path(root) if root else paths.results_dir()
     out = {}
     if base.is_dir():
-        for sub in sorted(p for p in base.iterdir() if p.is_dir()):
+        for sub in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("_")):
             rec = load(sub.name, profile, base)
             if rec is not None:
                 out[sub.name] = rec

@@ -1,0 +1,107 @@
+"""Execute chapter notebooks headlessly with papermill.
+
+Each chapter notebook has one cell tagged ``parameters`` holding ``profile = "smoke"`` and every field
+of the chapter's config set to ``None``; :func:`run_notebook` injects ``profile`` and any overrides.
+A failing chapter is returned as a :class:`NotebookResult` with ``ok=False`` and the error (the partly
+executed notebook is still written, so its outputs up to the failure are kept).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vadkit import paths
+from vadkit.errors import ConfigError, VadkitError
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    ok: bool
+    wall_time_s: float
+    output: str
+    error: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def notebooks_dir() -> Path:
+    root = paths.repo_root()
+    if root is None:
+        raise VadkitError("cannot find the notebooks/ folder: run vadkit from a source checkout")
+    return root / "notebooks"
+
+
+def discover(directory: Path | None = None) -> list[Path]:
+    """Chapter notebooks in book order (file names start with a two-digit chapter number)."""
+    directory = Path(directory) if directory else notebooks_dir()
+    return sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+
+
+def resolve(name_or_path: str | os.PathLike, directory: Path | None = None) -> Path:
+    """Accept a path, a file name, a stem (``11_vadclip``) or a unique prefix (``11``)."""
+    p = Path(name_or_path)
+    if p.suffix == ".ipynb" and p.is_file():
+        return p
+    candidates = discover(directory)
+    exact = [c for c in candidates if c.stem == p.stem or c.name == p.name]
+    if exact:
+        return exact[0]
+    prefixed = [c for c in candidates if c.stem.startswith(str(name_or_path))]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    names = ", ".join(c.stem for c in candidates)
+    if not prefixed:
+        raise ConfigError(f"no chapter notebook matches {str(name_or_path)!r}; chapters: {names}")
+    raise ConfigError(f"{str(name_or_path)!r} matches several chapters: {', '.join(c.stem for c in prefixed)}")
+
+
+def parameter_names(notebook: Path) -> list[str]:
+    """Variables assigned in the notebook's ``parameters`` cell."""
+    import ast
+
+    nb = json.loads(Path(notebook).read_text())
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            tree = ast.parse(src)
+            return [t.id for node in tree.body if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)]
+    raise ConfigError(f"{notebook}: no cell tagged 'parameters'")
+
+
+def run_notebook(notebook: str | os.PathLike, output: str | os.PathLike, *, profile: str = "smoke",
+                 parameters: dict[str, Any] | None = None, timeout: int | None = None,
+                 log_output: bool = False) -> NotebookResult:
+    """Execute ``notebook`` into ``output`` with papermill; never raises for a failing chapter."""
+    import papermill as pm
+
+    notebook, output = Path(notebook), Path(output)
+    params = {"profile": profile, **(parameters or {})}
+    known = parameter_names(notebook)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ConfigError(f"{notebook.name}: unknown parameter(s) {unknown}; this chapter takes {known}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    error = None
+    try:
+        pm.execute_notebook(
+            str(notebook), str(output), parameters=params, cwd=str(notebook.parent),
+            progress_bar=False, log_output=log_output, execution_timeout=timeout,
+            request_save_on_cell_execute=True,
+        )
+    except pm.PapermillExecutionError as err:
+        error = f"cell {err.exec_count}: {err.ename}: {err.evalue}"
+    except Exception as err:  # kernel died, timeout, bad notebook: report, keep going
+        error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
+    return NotebookResult(notebook.stem, error is None, round(time.perf_counter() - t0, 2), str(output),
+                          error, params)
