@@ -161,6 +161,13 @@ class DatasetAnnotations(Mapping[str, VideoAnnotation]):
         except KeyError:
             raise AnnotationError(f"{self.name}: no annotation for video {key!r}") from None
 
+    def __contains__(self, key: object) -> bool:
+        # Mapping's default relies on KeyError; __getitem__ raises AnnotationError instead.
+        return key in self.videos
+
+    def get(self, key: str, default=None):
+        return self.videos.get(key, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.videos)
 

@@ -1,1 +1,11 @@
-"""(being written)"""
+"""Methods: classical baselines and trained VLM methods (VadCLIP, Ex-VAD).
+
+* :mod:`~vadkit.methods.classical` - frame difference and optical-flow baselines (chapter 00);
+* :mod:`~vadkit.methods.lgt_adapter` - VadCLIP's local (windowed Transformer) + global (GCN) temporal adapter;
+* :mod:`~vadkit.methods.mil` - top-k BCE, MIL-Align CE and the normal/abnormal contrastive loss;
+* :mod:`~vadkit.methods.prompt_learning` - learnable prompts, fixed and label-augmented class embeddings;
+* :mod:`~vadkit.methods.vadclip` - the dual-branch network shared by VadCLIP and Ex-VAD, its loss and inference;
+* :mod:`~vadkit.methods.ex_vad` - Ex-VAD's AEGM (captions -> cleaned captions -> LLM explanation), MADM, LAAM;
+* :mod:`~vadkit.methods.training` - the shared train/validate loop, train-or-load cache, multi-seed runner;
+* :mod:`~vadkit.methods.flops` - parameters / MACs / time per frame (Ex-VAD Table 7).
+"""

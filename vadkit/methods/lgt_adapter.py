@@ -85,24 +85,15 @@ class LocalTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-        mask = windowed_attention_mask(x.shape[1], self.window, x.device)
-        key_pad = None
+        b, t, _ = x.shape
+        blocked = windowed_attention_mask(t, self.window, x.device)[None].expand(b, t, t)
         if valid is not None:
-            key_pad = ~valid
-            # a window made only of padding would have no key left -> NaN; let padded queries see themselves
-            eye = torch.eye(x.shape[1], dtype=torch.bool, device=x.device)
-            mask = mask & ~eye
-            key_pad = None if bool(valid.all()) else key_pad
-        if key_pad is not None:
-            # combine into one float mask per batch element: [B*heads, T, T]
-            heads = self.encoder.layers[0].self_attn.num_heads
-            blocked = mask[None] | key_pad[:, None, :]
-            eye = torch.eye(x.shape[1], dtype=torch.bool, device=x.device)
-            blocked = blocked & ~eye[None]
-            full = torch.zeros(blocked.shape, device=x.device).masked_fill(blocked, float("-inf"))
-            full = full.repeat_interleave(heads, dim=0)
-            return self.encoder(x, mask=full)
-        return self.encoder(x, mask=mask)
+            blocked = blocked | ~valid[:, None, :]          # no attention to padded keys
+        # every query keeps itself, so an all-padding window never gives an all -inf row (NaN)
+        blocked = blocked & ~torch.eye(t, dtype=torch.bool, device=x.device)[None]
+        heads = self.encoder.layers[0].self_attn.num_heads
+        mask = torch.zeros(blocked.shape, device=x.device, dtype=x.dtype).masked_fill(blocked, float("-inf"))
+        return self.encoder(x, mask=mask.repeat_interleave(heads, dim=0))
 
 
 class LGTAdapter(nn.Module):

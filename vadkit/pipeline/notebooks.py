@@ -91,6 +91,13 @@ def run_notebook(notebook: str | os.PathLike, output: str | os.PathLike, *, prof
     if unknown:
         raise ConfigError(f"{notebook.name}: unknown parameter(s) {unknown}; this chapter takes {known}")
     output.parent.mkdir(parents=True, exist_ok=True)
+    # The kernel inherits this environment: smoke never reaches a model hub, and progress bars
+    # (useful live in JupyterLab) would only clutter the executed notebook.
+    env_patch = {"TQDM_DISABLE": os.environ.get("TQDM_DISABLE", "1"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    if profile == "smoke":
+        env_patch.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    saved = {k: os.environ.get(k) for k in env_patch}
+    os.environ.update(env_patch)
     t0 = time.perf_counter()
     error = None
     try:
@@ -103,5 +110,11 @@ def run_notebook(notebook: str | os.PathLike, output: str | os.PathLike, *, prof
         error = f"cell {err.exec_count}: {err.ename}: {err.evalue}"
     except Exception as err:  # kernel died, timeout, bad notebook: report, keep going
         error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return NotebookResult(notebook.stem, error is None, round(time.perf_counter() - t0, 2), str(output),
                           error, params)

