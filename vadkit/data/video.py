@@ -1,6 +1,7 @@
 """Video IO: decord first, PyAV as fallback; writing mp4 files.
 
-Reading: :class:`VideoReader` (random access, uint8 RGB ``[N, H, W, 3]``), :func:`probe`,
+Reading: :class:`VideoReader` (random access, uint8 RGB ``[N, H, W, 3]``; video files through decord
+or PyAV, folders of numbered images through OpenCV), :func:`probe`,
 frame samplers :func:`uniform_indices` / :func:`snippet_indices`, :func:`iter_batches`, and the batch
 helper :func:`decode_many` that records failures and goes on. Writing: :func:`write_video` (used by
 SynthVAD and the injected-anomaly set).
@@ -138,8 +139,8 @@ class _PyAVBackend:
                 rate = stream.average_rate or stream.guessed_rate or stream.base_rate
                 self.fps = float(rate) if rate else 0.0
                 n = int(stream.frames or 0)
-                if n <= 0:
-                    n = sum(1 for _ in container.decode(stream))
+                if n <= 0:  # no count in the header: count video packets (demuxing only, no decoding)
+                    n = sum(1 for pkt in container.demux(stream) if pkt.size)
         except VideoReadError:
             raise
         except Exception as err:  # av.error.InvalidDataError and friends
@@ -172,9 +173,52 @@ class _PyAVBackend:
         if missing:
             raise VideoReadError(
                 self.path, f"truncated: frames {missing[:5]}{'...' if len(missing) > 5 else ''} could not be "
-                f"decoded (header says {self.num_frames} frames, decoded {len(got) and max(got) + 1})"
+                f"decoded (header says {self.num_frames} frames, the stream ended after {decoded})"
             )
         return np.stack([got[int(i)] for i in wanted])
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+
+
+def _natural_key(p: Path):
+    import re
+
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
+
+
+class _FramesBackend:
+    """A folder of numbered images (ShanghaiTech ``testing/frames/<vid>/``, UCSD ``TestNNN/*.tif``).
+
+    Files are ordered by natural sort (``2.jpg`` before ``10.jpg``); the folder carries no frame
+    rate, so ``fps`` is what the caller passes (0.0 when unknown).
+    """
+
+    name = "frames"
+
+    def __init__(self, path: Path, fps: float | None):
+        self.path = path
+        self.files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+        self.num_frames = len(self.files)
+        self.fps = float(fps or 0.0)
+        self.width = self.height = 0
+        if self.files:
+            first = self._read(0)
+            self.height, self.width = first.shape[:2]
+
+    def _read(self, i: int) -> np.ndarray:
+        import cv2
+
+        img = cv2.imread(str(self.files[i]), cv2.IMREAD_COLOR)
+        if img is None:
+            raise VideoReadError(self.files[i], "unreadable image in frame folder")
+        return img[..., ::-1]
+
+    def get(self, indices: np.ndarray) -> np.ndarray:
+        frames = [self._read(int(i)) for i in indices]
+        if any(f.shape != frames[0].shape for f in frames):
+            raise VideoReadError(self.path, "frame images differ in size")
+        return np.stack(frames)
 
 
 class VideoReader:
@@ -182,24 +226,31 @@ class VideoReader:
 
     ``backend="auto"`` tries decord (fast random access, the reader VadCLIP/LAVAD code uses) and falls
     back to PyAV when decord is not installed or cannot open the file; ``.backend`` says which one
-    was used (also logged at INFO). Corrupt, truncated and zero-frame files raise
+    was used (also logged at INFO). A directory of numbered images is read as a video
+    (``backend="frames"``, natural sort order; pass ``fps`` since a folder has none). Corrupt, truncated and zero-frame files raise
     :class:`~vadkit.errors.VideoReadError` naming the file.
 
     >>> r = VideoReader("clip.mp4")                # doctest: +SKIP
     >>> r.get_frames([0, 10]).shape                # [N, H, W, 3] uint8 RGB   # doctest: +SKIP
     """
 
-    def __init__(self, path: str | os.PathLike, backend: str = "auto"):
+    def __init__(self, path: str | os.PathLike, backend: str = "auto", fps: float | None = None):
         self.path = Path(path)
-        if backend not in ("auto", *BACKENDS):
-            raise ValueError(f"unknown video backend {backend!r}; choose auto, decord or pyav")
-        _check_file(self.path)
+        if backend not in ("auto", "frames", *BACKENDS):
+            raise ValueError(f"unknown video backend {backend!r}; choose auto, decord, pyav or frames")
+        if self.path.is_dir() and backend in ("auto", "frames"):
+            order = ["frames"]
+        else:
+            _check_file(self.path)
+            order = [backend] if backend != "auto" else (["decord"] if _have_decord() else []) + ["pyav"]
         errors = []
-        order = [backend] if backend != "auto" else (["decord"] if _have_decord() else []) + ["pyav"]
         impl = None
         for name in order:
             try:
-                impl = _DecordBackend(self.path) if name == "decord" else _PyAVBackend(self.path)
+                if name == "frames":
+                    impl = _FramesBackend(self.path, fps)
+                else:
+                    impl = _DecordBackend(self.path) if name == "decord" else _PyAVBackend(self.path)
                 if impl.num_frames <= 0:
                     raise VideoReadError(self.path, f"zero frames ({name})")
                 break
@@ -214,7 +265,7 @@ class VideoReader:
         self._impl = impl
         self.backend: str = impl.name
         self.num_frames: int = int(impl.num_frames)
-        self.fps: float = float(impl.fps)
+        self.fps: float = float(fps) if fps and impl.name == "frames" else float(impl.fps)
         self.width: int = int(impl.width)
         self.height: int = int(impl.height)
 
@@ -243,13 +294,13 @@ class VideoReader:
         return self.get_frames(np.arange(self.num_frames))
 
 
-def probe(path: str | os.PathLike, backend: str = "auto", deep: bool = False) -> VideoInfo:
+def probe(path: str | os.PathLike, backend: str = "auto", deep: bool = False, fps: float | None = None) -> VideoInfo:
     """Open ``path`` and return its :class:`VideoInfo`.
 
     ``deep=True`` also decodes the first, middle and last frames, which catches truncated files
     whose header still claims the full length (header-only probing does not).
     """
-    reader = VideoReader(path, backend=backend)
+    reader = VideoReader(path, backend=backend, fps=fps)
     if deep:
         n = reader.num_frames
         reader.get_frames(sorted({0, n // 2, n - 1}))

@@ -149,8 +149,7 @@ def encode_explanations(clip, records: dict, key: str = "explanation") -> dict[s
     return dict(zip(ids, emb))
 
 
-def encode_snippet_captions(clip, records: dict, num_snippets: dict[str, int], num_frames: dict[str, int],
-                            snippet_len: int = 16) -> dict[str, np.ndarray]:
+def encode_snippet_captions(clip, records: dict, num_snippets: dict[str, int], snippet_len: int = 16) -> dict[str, np.ndarray]:
     """Caption ablation (Tables 4-5): each snippet gets the cleaned caption of the nearest sampled frame, ``[T, D]``."""
     out = {}
     for vid, rec in records.items():

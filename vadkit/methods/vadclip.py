@@ -152,3 +152,51 @@ def predict_video(model: DualBranchVAD, feats: np.ndarray | torch.Tensor, text=N
 def trainable_parameters(model: nn.Module) -> int:
     """Number of parameters with ``requires_grad`` (Table 7)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def predict_videos(model: DualBranchVAD, feats: dict, texts: dict | None = None, tau: float = 0.07,
+                   batch_size: int = 64) -> dict[str, dict[str, np.ndarray]]:
+    """Batched :func:`predict_video` over many videos: ``{video_id: [T, D_in]}`` -> ``{video_id: outputs}``.
+
+    Every video is cut into consecutive ``max_len`` chunks; chunks of all videos are padded and run together
+    (the padding is masked, so results equal the one-video-at-a-time path). ``texts[video_id]`` is ``[D_t]`` or
+    ``[T, D_t]``.
+    """
+    model.eval()
+    step = model.cfg.max_len
+    chunks = []                                                  # (video_id, x [n, D], text or None)
+    for vid, f in feats.items():
+        x = np.asarray(f, dtype=np.float32)
+        t = None if texts is None else np.asarray(texts[vid], dtype=np.float32)
+        for s in range(0, x.shape[0], step):
+            chunks.append((vid, x[s:s + step], None if t is None else (t[s:s + step] if t.ndim == 2 else t)))
+    coarse: dict[str, list] = {v: [] for v in feats}
+    probs: dict[str, list] = {v: [] for v in feats}
+    for b in range(0, len(chunks), batch_size):
+        part = chunks[b:b + batch_size]
+        n = max(c[1].shape[0] for c in part)
+        x = torch.zeros(len(part), n, part[0][1].shape[1])
+        lengths = torch.tensor([c[1].shape[0] for c in part])
+        for i, c in enumerate(part):
+            x[i, :c[1].shape[0]] = torch.from_numpy(c[1])
+        tt = None
+        if part[0][2] is not None:
+            if part[0][2].ndim == 2:
+                tt = torch.zeros(len(part), n, part[0][2].shape[-1])
+                for i, c in enumerate(part):
+                    tt[i, :c[2].shape[0]] = torch.from_numpy(c[2])
+            else:
+                tt = torch.from_numpy(np.stack([c[2] for c in part]))
+        out = model(x, lengths, tt)
+        sc = torch.sigmoid(out["coarse_logits"])
+        pr = torch.softmax(out["align"] / tau, dim=-1)
+        for i, c in enumerate(part):
+            k = int(lengths[i])
+            coarse[c[0]].append(sc[i, :k])
+            probs[c[0]].append(pr[i, :k])
+    res = {}
+    for v in feats:
+        p = torch.cat(probs[v]).numpy()
+        res[v] = {"coarse": torch.cat(coarse[v]).numpy(), "align_anomaly": 1.0 - p[:, 0], "class_probs": p}
+    return res

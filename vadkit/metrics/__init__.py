@@ -25,6 +25,7 @@ from vadkit.metrics.frame import (  # noqa: F401
     abnormal_video_ids,
     align_lengths,
     average_precision,
+    average_precisions,
     build_frame_gt,
     check_scores,
     class_wise_auc_a,

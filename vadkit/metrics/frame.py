@@ -339,18 +339,26 @@ def frame_arrays(scores: Mapping[str, np.ndarray], annotations: DatasetAnnotatio
 
 
 def roc_auc(labels, scores, *, undefined: str = "nan") -> float:
-    """ROC-AUC of 0/1 ``labels`` ``[N]`` vs ``scores`` ``[N]`` (sklearn ``roc_auc_score``; ties count 1/2).
+    """ROC-AUC of 0/1 ``labels`` ``[N]`` vs ``scores`` ``[N]``; ties count 1/2.
 
-    With a single class the AUC does not exist: ``undefined="nan"`` returns NaN, ``"raise"`` raises.
+    Computed as the Mann-Whitney statistic on average ranks (``scipy.stats.rankdata``),
+    ``AUC = (sum of positive ranks - n1 (n1 + 1) / 2) / (n1 n0)``, which equals sklearn's
+    ``roc_auc_score`` and ``auc(roc_curve(...))`` (the tests check it) at a fraction of the per-call cost
+    (macro AUC calls it once per video). With a single class the AUC does not exist: ``undefined="nan"``
+    returns NaN, ``"raise"`` raises :class:`~vadkit.errors.ScoreError`.
     """
-    from sklearn.metrics import roc_auc_score
+    from scipy.stats import rankdata
 
     lab, sc = _pair(labels, scores)
     if lab.min(initial=1) == lab.max(initial=0):
         if undefined == "raise":
             raise ScoreError(f"ROC-AUC undefined: all {len(lab)} frames have label {int(lab[0]) if len(lab) else '-'}")
         return float("nan")
-    return float(roc_auc_score(lab, sc))
+    ranks = rankdata(sc)
+    pos = lab == 1
+    n1 = int(pos.sum())
+    n0 = len(lab) - n1
+    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
 
 
 def average_precision(labels, scores, estimator: str = "step", *, undefined: str = "nan") -> float:
@@ -360,18 +368,30 @@ def average_precision(labels, scores, estimator: str = "step", *, undefined: str
     ``trapezoid``: area under the PR curve by the trapezoid rule (``auc(recall, precision)``; XDVioDet,
     LAVAD, VERA). No positives: NaN (or raise).
     """
-    from sklearn.metrics import auc, average_precision_score, precision_recall_curve
+    return average_precisions(labels, scores, (estimator,), undefined=undefined)[estimator]
 
-    _choice("estimator", estimator, AP_ESTIMATORS)
+
+def average_precisions(labels, scores, estimators=AP_ESTIMATORS, *, undefined: str = "nan") -> dict[str, float]:
+    """Several AP estimators from one sklearn ``precision_recall_curve``: ``step`` is
+    ``-sum(diff(recall) * precision[:-1])`` (exactly sklearn's ``average_precision_score``), ``trapezoid``
+    is ``auc(recall, precision)``."""
+    from sklearn.metrics import auc, precision_recall_curve
+
+    for e in estimators:
+        _choice("estimator", e, AP_ESTIMATORS)
     lab, sc = _pair(labels, scores)
     if lab.sum() == 0:
         if undefined == "raise":
             raise ScoreError("average precision undefined: no positive frames")
-        return float("nan")
-    if estimator == "step":
-        return float(average_precision_score(lab, sc))
+        return {e: float("nan") for e in estimators}
     precision, recall, _ = precision_recall_curve(lab, sc)
-    return float(auc(recall, precision))
+    out = {}
+    for e in estimators:
+        if e == "step":
+            out[e] = float(-np.sum(np.diff(recall) * np.asarray(precision)[:-1]))
+        else:
+            out[e] = float(auc(recall, precision))
+    return out
 
 
 def _concat(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -468,8 +488,7 @@ def evaluate_frame_level(scores: Mapping[str, np.ndarray], annotations: DatasetA
     res: dict[str, float | int] = {
         "auc_o": roc_auc(gt, sc),
         "auc_a": micro_auc({v: pairs[v] for v in abn}) if abn else float("nan"),
-        "ap_step": average_precision(gt, sc, "step"),
-        "ap_trapezoid": average_precision(gt, sc, "trapezoid"),
+        **{f"ap_{k}": v for k, v in average_precisions(gt, sc).items()},
         "macro_auc": macro_auc(pairs, macro_policy),
     }
     if per_class:

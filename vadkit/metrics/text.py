@@ -193,11 +193,10 @@ def bleu4(hypotheses: Sequence[str], references: Sequence[Sequence[str] | str], 
     if aggregate == "macro":
         return float(bleu4_per_video(hypotheses, refs, backend=backend, reference_mode=reference_mode).mean())
     if reference_mode == "best":
-        chosen = []
-        for h, rs in zip(hypotheses, refs):
-            s = _sentence_scores([h] * len(rs), [[r] for r in rs], backend)
-            chosen.append([rs[int(np.argmax(s))]])
-        refs = chosen
+        flat = np.asarray(_sentence_scores([h for h, rs in zip(hypotheses, refs) for _ in rs],
+                                           [[r] for rs in refs for r in rs], backend))  # one backend call
+        bounds = np.cumsum([0] + [len(rs) for rs in refs])
+        refs = [[rs[int(np.argmax(flat[a:b]))]] for rs, a, b in zip(refs, bounds[:-1], bounds[1:])]
     return _corpus_score(list(hypotheses), refs, backend)
 
 
@@ -211,7 +210,7 @@ _NO = {"no", "nope", "n", "false", "incorrect", "negative", "not"}
 def normalize_yes_no(text: str, *, strict: bool = False) -> str | None:
     """Map a free-text answer to ``"Yes"``, ``"No"`` or ``None`` (undecidable).
 
-    Rules, in order: the first word decides if it is a yes/no word (``"Yes, a man is running"`` -> Yes;
+    Rules, in order: a hedge made of yes/no words only ("yes and no") is undecidable; the first word decides if it is a yes/no word (``"Yes, a man is running"`` -> Yes;
     ``"No."`` -> No); otherwise a lone ``yes`` or ``no`` word anywhere decides (``"I think yes"``); phrases
     ``there is no`` / ``there are no`` / ``no anomaly`` -> No, ``there is an anomaly`` -> Yes; else ``None``
     (``strict=True`` raises :class:`~vadkit.errors.ParseError`).
@@ -219,12 +218,14 @@ def normalize_yes_no(text: str, *, strict: bool = False) -> str | None:
     if not isinstance(text, str):
         raise ScoreError(f"answer must be a string, got {type(text).__name__}")
     words = re.findall(r"[a-z]+", text.lower())
-    if words and words[0] in _YES:
-        return "Yes"
-    if words and words[0] in _NO:
-        return "No"
     has_yes = any(w in ("yes", "yeah", "yep") for w in words)
     has_no = any(w in ("no", "nope") for w in words)
+    hedged = has_yes and has_no and set(words) <= {"yes", "no", "and", "or", "both", "maybe", "but"}
+    if not hedged:  # "yes and no" is undecidable; "Yes, there is no doubt" is a Yes
+        if words and words[0] in _YES:
+            return "Yes"
+        if words and words[0] in _NO:
+            return "No"
     if has_yes != has_no:
         return "Yes" if has_yes else "No"
     joined = " ".join(words)

@@ -12,7 +12,7 @@ Preprocessing runs in torch on batches of ``uint8 [N, H, W, 3]`` frames (no PIL 
 shorter side to ``S`` (bicubic, antialiased, as CLIP's ``Resize(S)``), centre-crop ``S x S``, scale to
 ``[0, 1]``, normalise with the model's mean/std. ``crop="ten_crop"`` resizes the shorter side to
 ``round(S * 256 / 224)`` and takes torchvision's TenCrop order (4 corners, centre, then the same five
-horizontally flipped), the 10-crop protocol of the I3D/CLIP features released with RTFM and VadCLIP.
+crops of the flipped image), the 10-crop protocol of the I3D/CLIP features released with RTFM and VadCLIP.
 """
 
 from __future__ import annotations
@@ -75,9 +75,11 @@ def preprocess_frames(frames, image_size: int, mean=OPENAI_MEAN, std=OPENAI_STD,
 
     if crop == "center":
         return cc(x)
-    corners = [x[..., :S, :S], x[..., :S, -S:], x[..., -S:, :S], x[..., -S:, -S:], cc(x)]
-    crops = corners + [c.flip(-1) for c in corners]
-    return torch.stack(crops, dim=1)
+    def five(img):
+        return [img[..., :S, :S], img[..., :S, -S:], img[..., -S:, :S], img[..., -S:, -S:], cc(img)]
+
+    # torchvision TenCrop: five crops of the image, then five crops of its horizontal flip
+    return torch.stack(five(x) + five(x.flip(-1)), dim=1)
 
 
 class ClipModel:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vadkit.data.parsers import parse_box_tracks
 from vadkit.data.annotations import DatasetAnnotations, QAPair, Segment, Track, VideoAnnotation
 from vadkit.data.synth.world import CLASS_NAMES
 from vadkit.errors import AnnotationError, DatasetError
@@ -19,7 +20,7 @@ def read_manifest(root) -> dict:
     path = Path(root) / MANIFEST
     if not path.is_file():
         raise DatasetError(f"{path}: missing; {Path(root)} is not a complete SynthVAD root "
-                           f"(generate one with vadkit.data.synth.generate)")
+                           f"(generate one with vadkit.data.synth.generate())")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -30,22 +31,6 @@ def _need(path: Path) -> Path:
     if not path.is_file():
         raise DatasetError(f"{path}: missing from the SynthVAD root")
     return path
-
-
-def _read_box_tracks(path: Path) -> dict[int, tuple[list, list]]:
-    """``rbdc/<vid>_gt.txt`` rows ``track_id,frame,x1,y1,x2,y2`` -> ``{track_id: (frames, boxes)}``."""
-    out: dict[int, tuple[list, list]] = {}
-    for n, line in enumerate(_need(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.split(",")
-        if len(parts) != 6:
-            raise AnnotationError(f"{path}:{n}: expected 6 comma-separated fields, got {line!r}")
-        tid, t, *box = parts
-        fr, bx = out.setdefault(int(tid), ([], []))
-        fr.append(int(t))
-        bx.append([float(v) for v in box])
-    return out
 
 
 def _read_objects(path: Path) -> list[dict]:
@@ -98,9 +83,9 @@ def load_synthvad(root, split: str | None = None) -> DatasetAnnotations:
         agents = info.get("agents", {})
         tracks: list[Track] = []
         if info["classes"]:
-            for tid, (fr, bx) in sorted(_read_box_tracks(root / "rbdc" / f"{vid}_gt.txt").items()):
-                ag = agents.get(str(tid), {})
-                tracks.append(Track(tid, np.array(fr), np.array(bx), label=ag.get("event"), anomalous=True,
+            for tr in sorted(parse_box_tracks(_need(root / "rbdc" / f"{vid}_gt.txt")), key=lambda t: t.track_id):
+                ag = agents.get(str(tr.track_id), {})
+                tracks.append(Track(tr.track_id, tr.frames, tr.boxes, label=ag.get("event"), anomalous=True,
                                     object_class=ag.get("object_class")))
         normal_rows: dict[int, tuple[list, list, str]] = {}
         for row in _read_objects(root / "objects" / f"{vid}.csv"):

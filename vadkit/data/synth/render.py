@@ -19,7 +19,6 @@ import numpy as np
 
 from vadkit.data.synth.simulate import Agent
 from vadkit.data.synth.world import (
-    SHADOW,
     Scene,
     bicycle_template,
     car_template,
@@ -39,14 +38,20 @@ class Rendered:
 
 
 def _template(a: Agent, i: int, scale: float):
-    pose = a.pose[i]
+    """The sprite template of agent ``a`` at script index ``i``."""
+    q = a.__dict__.get("_q")
+    if q is None:  # per-agent quantised pose parameters as Python ints (cheap per-frame lookups)
+        q = ((a.phase * 8).astype(int) % 8).tolist(), np.rint(a.rot).astype(int).tolist(), a.facing.tolist(), \
+            a.carry.tolist()
+        a.__dict__["_q"] = q
+    phase_q, rot_q, facing, carry = q
     if a.kind == "car":
         return car_template(a.heading[i], scale)
     if a.kind == "bicycle":
-        return bicycle_template(int(a.phase[i] * 8) % 8, int(a.facing[i]), scale)
-    rot_q = int(round(a.rot[i]))
-    phase_q = int(a.phase[i] * 8) % 8 if pose in ("walk", "run", "fight") else 0
-    return person_template(pose, phase_q, int(a.facing[i]), rot_q, bool(a.carry[i]), scale)
+        return bicycle_template(phase_q[i], facing[i], scale)
+    pose = a.pose[i]
+    return person_template(pose, phase_q[i] if pose in ("walk", "run", "fight") else 0, facing[i], rot_q[i],
+                           carry[i], scale)
 
 
 def render_video(scene: Scene, agents: list[Agent], T: int, n_events: int, rng: np.random.Generator,
@@ -56,30 +61,49 @@ def render_video(scene: Scene, agents: list[Agent], T: int, n_events: int, rng: 
     bg = scene_background(scene.name, W, H)
     tint_bg = rng.uniform(0.94, 1.06, 3).astype(np.float32)  # per-video weather/white balance
     bg = np.clip(bg * tint_bg, 0, 255)
-    frames = np.empty((T, H, W, 3), np.float32)
+    frames = np.empty((T, H, W, 3), np.uint8)
+    fr = np.empty((H, W, 3), np.float32)  # one working frame: stays in cache
+    # camera: slow illumination drift and a bank of sensor-noise fields read at random offsets
+    period = rng.uniform(1.0, 3.0) * T
+    phi = rng.uniform(0, 2 * np.pi)
+    gain = (1.0 + illum_amp * np.sin(2 * np.pi * np.arange(T) / period + phi)).astype(np.float32)
+    pad = 8
+    bank = rng.normal(0.0, noise_sigma, (8, H + pad, W + pad, 3)).astype(np.float32) + 0.5  # +0.5: round
+    js = rng.integers(0, len(bank), T)
+    offs = rng.integers(0, pad + 1, (T, 2))
     mask = np.zeros((T, H, W), np.uint8)
     presence = np.zeros((max(n_events, 1), T), bool)
     boxes: dict[int, list] = {a.aid: [] for a in agents}
     s = scene.scale
-    pos = {a.aid: (np.floor(a.x + 0.5).astype(int), np.floor(a.y + 0.5).astype(int)) for a in agents}
-    patches: dict = {}  # (agent id, template id) -> coloured patch [h, w, 3]
+    # Python ints/bools: numpy scalars are slow in this per-frame loop
+    pos = {a.aid: (np.floor(a.x + 0.5).astype(int).tolist(), np.floor(a.y + 0.5).astype(int).tolist())
+           for a in agents}
+    anom = {a.aid: a.anom.tolist() for a in agents}
+    ys_f = {a.aid: (a.y - (100 if a.kind == "debris" else 0)).tolist() for a in agents}
+    # anchors this far outside cannot put a sprite pixel in the frame (sprites are < 2.5 person heights)
+    reach = 45 * s
+    near = {a.aid: ((a.x > -reach) & (a.x < W + reach) & (a.y > -reach) & (a.y < H + reach)).tolist()
+            for a in agents}
+    patches: dict = {}  # (agent id, template id) -> (template, coloured patch [h, w, 3])
 
     def patch(a, tp):
         key = (a.aid, id(tp))
-        p = patches.get(key)
-        if p is None:
-            p = (a.palette[np.where(tp.body, tp.labels, 0)] * tp.shade[..., None]).astype(np.float32)
-            patches[key] = p
-        return p
+        hit = patches.get(key)
+        if hit is None:  # the template is kept in the value so its id cannot be reused meanwhile
+            img = (a.palette[np.where(tp.body, tp.labels, 0)] * tp.shade[..., None]).astype(np.float32)
+            hit = (tp, img, img[tp.body_yx])  # full patch [h, w, 3] and silhouette colours [n, 3]
+            patches[key] = hit
+        return hit
+
+    flat = fr.reshape(-1, 3)
 
     for t in range(T):
-        fr = frames[t]
         fr[...] = bg
         items = []
         for a in agents:
             i = t - a.t0
-            if 0 <= i < len(a.x):
-                items.append((a.y[i] - (100 if a.kind == "debris" else 0), a.aid, a, i))
+            if 0 <= i < len(a.x) and near[a.aid][i]:
+                items.append((ys_f[a.aid][i], a.aid, a, i))
         items.sort(key=lambda it: (it[0], it[1]))
         drawn = []
         for _, _, a, i in items:  # pass 1: shadows under everything
@@ -93,9 +117,16 @@ def render_video(scene: Scene, agents: list[Agent], T: int, n_events: int, rng: 
             cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + w, W), min(y0 + h, H)
             if cx1 <= cx0 or cy1 <= cy0:
                 continue
-            win = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
-            sub = fr[cy0:cy1, cx0:cx1]
-            np.multiply(sub, 0.72, out=sub, where=(tp.labels[win] == SHADOW)[..., None])
+            inside = x0 >= 0 and y0 >= 0 and x0 + w <= W and y0 + h <= H
+            if inside:  # fast path: flat pixel indices
+                sy, sx = tp.shadow_yx
+                sidx = (sy + y0) * W + (sx + x0)
+                flat[sidx] *= 0.72
+                win = None
+            else:
+                win = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
+                sub = fr[cy0:cy1, cx0:cx1]
+                np.multiply(sub, 0.72, out=sub, where=tp.shadow[win])
             drawn.append((a, i, (win, cx0, cy0, cx1, cy1, tp, x0, y0)))
         for a, i, geo in drawn:  # pass 2: bodies, back to front
             if a.kind == "debris":
@@ -113,39 +144,36 @@ def render_video(scene: Scene, agents: list[Agent], T: int, n_events: int, rng: 
                 x1, y1, x2, y2 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
             else:
                 win, cx0, cy0, cx1, cy1, tp, x0, y0 = geo
-                body = tp.body[win]
                 bx1, by1, bx2, by2 = tp.bbox
-                if x0 + bx1 >= 0 and y0 + by1 >= 0 and x0 + bx2 <= W and y0 + by2 <= H:
-                    x1, y1, x2, y2 = x0 + bx1, y0 + by1, x0 + bx2, y0 + by2  # fully inside: cached box
+                _, img, cols = patch(a, tp)
+                if win is None:
+                    by, bx = tp.body_yx
+                    bidx = (by + y0) * W + (bx + x0)
+                    flat[bidx] = cols
+                    x1, y1, x2, y2 = x0 + bx1, y0 + by1, x0 + bx2, y0 + by2
                 else:
+                    body = tp.body[win]
                     yy, xx = np.nonzero(body)
                     if len(yy) == 0:
                         continue
                     x1, y1, x2, y2 = xx.min() + cx0, yy.min() + cy0, xx.max() + 1 + cx0, yy.max() + 1 + cy0
-                np.copyto(fr[cy0:cy1, cx0:cx1], patch(a, tp)[win], where=body[..., None])
-            k = int(a.anom[i])
+                    np.copyto(fr[cy0:cy1, cx0:cx1], img[win], where=body[..., None])
+            k = anom[a.aid][i]
             boxes[a.aid].append((t, int(x1), int(y1), int(x2), int(y2), k))
             if k >= 0:
                 if a.kind == "debris":
                     mask[t, sil_ys, sil_xs] = 1
+                elif win is None:
+                    mask[t].reshape(-1)[bidx] = 1
                 else:
                     mask[t, cy0:cy1, cx0:cx1] |= body
                 presence[k, t] = True
-    # camera: illumination drift and sensor noise
-    period = rng.uniform(1.0, 3.0) * T
-    phi = rng.uniform(0, 2 * np.pi)
-    gain = 1.0 + illum_amp * np.sin(2 * np.pi * np.arange(T) / period + phi)
-    frames *= gain.astype(np.float32)[:, None, None, None]
-    pad = 8
-    bank = rng.normal(0.0, noise_sigma, (8, H + pad, W + pad, 3)).astype(np.float32)
-    js = rng.integers(0, len(bank), T)
-    offs = rng.integers(0, pad + 1, (T, 2))
-    for t in range(T):
+        fr *= gain[t]
         dy, dx = offs[t]
-        frames[t] += bank[js[t], dy : dy + H, dx : dx + W]
-    frames += 0.5
-    np.clip(frames, 0, 255, out=frames)
-    return Rendered(frames.astype(np.uint8), mask, presence[:n_events], boxes)
+        fr += bank[js[t], dy : dy + H, dx : dx + W]
+        np.clip(fr, 0, 255, out=fr)
+        frames[t] = fr  # float -> uint8 (values already offset by +0.5, so this rounds)
+    return Rendered(frames, mask, presence[:n_events], boxes)
 
 
 def estimate_presence(scene: Scene, agents: list[Agent], T: int, k: int) -> np.ndarray:

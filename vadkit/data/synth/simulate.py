@@ -214,6 +214,11 @@ class Ctx:
         self.next_id += 1
         return a
 
+    def dur(self, lo: int, hi: int) -> int:
+        """A duration in ``[lo, hi)`` frames, shortened for videos under 200 frames so events fit."""
+        f = min(1.0, self.T / 200.0)
+        return max(int(self.rng.integers(lo, hi) * f), 6)
+
     def reserve(self, resource, t_from, t_to) -> None:
         self.reserved.append((resource, float(t_from), float(t_to)))
 
@@ -379,7 +384,7 @@ def ev_falling(ctx: Ctx, ts: int, k: int):
     a = ctx.new("person", ts - s_fall / walk, *route[0])
     walk_polyline(a, route, 0, s_fall, walk, pose="walk", act="walk")
     f = last_facing(a)
-    fall_n, lie_n, up_n = int(rng.integers(5, 8)), int(rng.integers(30, 70)), int(rng.integers(8, 14))
+    fall_n, lie_n, up_n = int(rng.integers(5, 8)), ctx.dur(30, 70), int(rng.integers(8, 14))
     a.add(fall_n, pose="stand", act="fall", anom=k, rot=(0, 6), facing=f, phase_rate=0.0)
     a.add(lie_n, pose="stand", act="lie", anom=k, rot=(6, 6), facing=f, phase_rate=0.0)
     a.add(up_n, pose="stand", act="get_up", anom=k, rot=(6, 0), facing=f, phase_rate=0.0)
@@ -398,7 +403,7 @@ def ev_loitering(ctx: Ctx, ts: int, k: int):
     a = ctx.new("person", ts - s_stop / walk, *route[0])
     walk_polyline(a, route, 0, s_stop, walk, pose="walk", act="walk")
     # pacing back and forth around the stop point, with pauses and turns (long, aimless lingering)
-    total = int(rng.integers(90, 150))
+    total = ctx.dur(90, 150)
     used, f = 0, last_facing(a)
     ox = 0.0
     while used < total:
@@ -431,7 +436,7 @@ def ev_fighting(ctx: Ctx, ts: int, k: int):
     xm = rng.uniform(0.3, 0.7) * sc.width
     gap = 3.5 * s
     walk = rng.uniform(*NORMAL_WALK) * s
-    fight_n = int(rng.integers(45, 90))
+    fight_n = ctx.dur(45, 90)
     agents = []
     for side in (-1, 1):
         x_enter = -12 * s if side < 0 else sc.width + 12 * s
@@ -460,7 +465,7 @@ def ev_collision(ctx: Ctx, ts: int, k: int):
     d = lane.direction
     vB = rng.uniform(*CAR_SPEED) * s
     xc = rng.uniform(0.35, 0.65) * W  # impact point
-    stop_n = int(rng.integers(30, 55))
+    stop_n = ctx.dur(30, 55)
     agents = []
     debris_at = None
     if rng.uniform() < 0.5:  # rear-end: car A brakes hard, car B runs into it
@@ -559,7 +564,7 @@ def ev_theft(ctx: Ctx, ts: int, k: int):
     x_exit = sc.width + 14 * s if d > 0 else -14 * s
     n_run = abs(x_exit - x_now) / run
     Tf.add(n_run, d * run, 0, pose="run", act="flee", anom=k, facing=d, carry=True)
-    alarm = int(rng.integers(15, 25))
+    alarm = ctx.dur(15, 25)
     V.add(alarm, 0, 0, pose="alarm", act="robbed", anom=k, facing=d, phase_rate=0.0)
     xv = V.end_xy()[0]
     n_out = abs(x_exit - xv) / vV

@@ -87,25 +87,21 @@ def side(scene: Scene, x: float) -> str:
     return "left side" if x < W / 3 else ("right side" if x > 2 * W / 3 else "middle")
 
 
+def _a(word: str) -> str:
+    """Indefinite article for ``word``."""
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
 def target_sentence(a: Agent, rng) -> str:
     at = a.attrs
     if a.kind == "car":
-        return str(rng.choice([f"a {at['colour']} car", f"the {at['colour']} car"]))
+        return str(rng.choice([_a(f"{at['colour']} car"), f"the {at['colour']} car"]))
     if a.kind == "bicycle":
-        return f"a cyclist in a {at['shirt']} shirt riding a {at['bike']} bicycle"
-    s = f"a person in a {at['shirt']} shirt and {at['trousers']} trousers"
+        return f"a cyclist in {_a(at['shirt'])} shirt riding {_a(at['bike'])} bicycle"
+    s = f"a person in {_a(at['shirt'])} shirt and {at['trousers']} trousers"
     if a.carry is not None and a.carry.any() and a.role == "victim":
-        s += f" carrying a {at['item']} bag"
+        s += f" carrying {_a(at['item'])} bag"
     return s
-
-
-def _short(a: Agent) -> str:
-    at = a.attrs
-    if a.kind == "car":
-        return f"the {at['colour']} car"
-    if a.kind == "bicycle":
-        return "the cyclist"
-    return f"the person in the {at['shirt']} shirt"
 
 
 def _anom_idx(a: Agent, k: int, vis: dict) -> np.ndarray:
@@ -139,7 +135,7 @@ def trajectory_sentence(scene: Scene, ev: dict, a: Agent, vis: dict, fps: float,
     dur = len(idx) / fps
     noun = "the car" if a.kind == "car" else ("the cyclist" if a.kind == "bicycle" else "the person")
     if typ == "running":
-        return str(rng.choice([f"{noun} runs from the {fr} of {place} to the {to}",
+        return str(rng.choice([f"{noun} runs along {place} from the {fr} to the {to}",
                                f"{noun} starts running on {place} and runs from the {fr} to the {to}"]))
     if typ == "wrong_way":
         verb = "rides" if a.kind == "bicycle" else "drives"
@@ -208,7 +204,8 @@ def event_phrase(scene: Scene, ev: dict, agents: list[Agent], t_mid: int) -> str
         return f"two people fight on {place}"
     if typ == "collision":
         if any(ac == "drive_away" for _, ac, _ in acts):
-            return "the damaged vehicles drive away slowly after a crash"
+            return ("the damaged cars drive away slowly after a crash" if ev["info"]["variant"] == "rear_end"
+                    else "a car drives away slowly after hitting a person")
         if ev["info"]["variant"] == "rear_end":
             return "two cars have collided on the road and debris lies around them"
         return "a car has hit a person on the road and debris lies around them"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 
 SINGLE_OBJECT_TYPES: tuple[str, ...] = ("running", "wrong_way", "car_on_walkway", "falling", "loitering")
 INTERACTION_TYPES: tuple[str, ...] = ("fighting", "collision", "theft")
@@ -391,6 +391,9 @@ class Template:
     ay: int
     body: np.ndarray = None  # [h, w] bool silhouette (labels without shadow)
     bbox: tuple = (0, 0, 0, 0)  # silhouette box x1, y1, x2, y2 (exclusive) in template pixels
+    shadow: np.ndarray = None  # [h, w, 1] bool ground-shadow pixels
+    body_yx: tuple = ()  # (ys, xs) int arrays of silhouette pixels (fast path of the renderer)
+    shadow_yx: tuple = ()  # (ys, xs) of shadow pixels
 
 
 class _Canvas:
@@ -447,7 +450,8 @@ def _finish(cv: _Canvas, key, shadow: tuple[float, float] | None) -> Template:
     body = (lab > 0) & (lab != SHADOW)
     bys, bxs = np.nonzero(body)
     bbox = (int(bxs.min()), int(bys.min()), int(bxs.max()) + 1, int(bys.max()) + 1)
-    return Template(lab, shade.astype(np.float32), int(round(cv.ax)) - x0, int(round(cv.ay)) - y0, body, bbox)
+    return Template(lab, shade.astype(np.float32), int(round(cv.ax)) - x0, int(round(cv.ay)) - y0, body, bbox,
+                    (lab == SHADOW)[..., None], (bys, bxs), tuple(np.nonzero(lab == SHADOW)))
 
 
 def _skeleton(cv: _Canvas, hp: float, pose: str, phase: float, facing: int, carry: bool) -> None:

