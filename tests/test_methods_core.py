@@ -217,6 +217,7 @@ def test_pad_or_sample_and_stats():
     p, n = pad_or_sample(x, 12)
     assert n == 10 and p.shape == (12, 1) and p[-1, 0] == 0
     assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
+    assert math.isnan(mean_std([1.0])[1]) and math.isnan(mean_std([])[0])
     res = run_seeds([0, 1], lambda s: {"x": 1 / s} if s else int("x"))
     assert "error" in res[0] and res[1]["x"] == 1.0
 

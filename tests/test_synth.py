@@ -302,3 +302,23 @@ def test_parsers_read_synthvad(root, ds):
         v = ds.anomalous[0]
         tracks = parsers.parse_box_tracks(root / "rbdc" / f"{v.video_id}_gt.txt")
         assert sum(len(t) for t in tracks) == sum(len(t) for t in v.tracks if t.anomalous)
+
+
+def test_resume_after_interruption(tmp_path):
+    """Videos finished before a crash (in the .partial dir) are reused; the result equals a clean run."""
+    from vadkit.data.synth.builder import _request, _write_video_files
+    from vadkit.io_utils import content_hash
+
+    small = {"test": 3}
+    clean = generate(tmp_path / "clean", small, seed=2, config=TINY, progress=False, workers=1)
+    out = tmp_path / "resumed"
+    part = tmp_path / f".resumed.partial-{content_hash(_request(small, 2, TINY, None))}"
+    first = plan_videos(small, 2, TINY, None)[0]
+    _write_video_files(part, first, TINY, 2)  # the work done before the "crash"
+    video_stamp = (part / "videos" / f"{first['video_id']}.mp4").stat().st_mtime_ns
+    generate(out, small, seed=2, config=TINY, progress=False, workers=1)
+    assert not part.exists() and (out / "synthvad.json").is_file()
+    assert (out / "videos" / f"{first['video_id']}.mp4").stat().st_mtime_ns == video_stamp  # not redone
+    a = json.loads((clean / "synthvad.json").read_text())
+    b = json.loads((out / "synthvad.json").read_text())
+    assert a["files"] == b["files"] and a["videos"] == b["videos"]

@@ -174,7 +174,8 @@ def _inputs(frame_scores, kind: str, snippet_len: int):
 
 def convention_table(ann: DatasetAnnotations, cfg: EvaluationProtocolConfig, *, reference: int = 0):
     """Mean and std over ``n_seeds`` simulated detectors of every frame metric under every convention row,
-    plus the paired difference to the ``reference`` row (``d_<metric>``, same detector, other convention)."""
+    plus the paired difference to the ``reference`` row (``d_<metric>``, same detector, other convention, and
+    its spread over seeds ``d_<metric>_std``)."""
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -197,6 +198,7 @@ def convention_table(ann: DatasetAnnotations, cfg: EvaluationProtocolConfig, *, 
     for j, m in enumerate(FRAME_METRICS):
         table[f"{m}_std"] = stack[:, :, j].std(0)
         table[f"d_{m}"] = diff[:, :, j].mean(0)
+        table[f"d_{m}_std"] = diff[:, :, j].std(0)
     table["used by"] = [u for *_, u in CONVENTION_ROWS]
     table.index.name = "convention"
     return table
@@ -244,7 +246,10 @@ def simulate_class_probs(ann: DatasetAnnotations, classes: list[str], cfg: Evalu
 
 
 def map_table(ann: DatasetAnnotations, classes: list[str], cfg: EvaluationProtocolConfig, normal: str | None = None):
-    """mAP@IoU (mean over seeds) on the abnormal videos, VadCLIP convention vs the corrected variant."""
+    """mAP@IoU (mean over seeds) on the abnormal videos, VadCLIP convention vs the corrected variant.
+
+    Segments become half-open ``[start, end + 1)``: ends are read as inclusive, as SynthVAD documents them and as
+    the simulation assumes for UCF/XD, whose files do not say."""
     import pandas as pd
 
     abn = ann.filter(lambda a: a.is_anomalous and any(s.start >= 0 for s in a.segments))

@@ -363,8 +363,11 @@ def summarize(runs: list[dict], metrics: list[str]) -> dict[str, tuple[float, fl
 
 
 def fmt(ms: tuple[float, float], scale: float = 100.0) -> str:
+    """``"mean ± std"`` in percent; ``"mean (1 seed)"`` when there is no spread to report."""
     m, s = ms
-    return "n/a" if not np.isfinite(m) else f"{scale * m:.2f} ± {scale * s:.2f}"
+    if not np.isfinite(m):
+        return "n/a"
+    return f"{scale * m:.2f} ± {scale * s:.2f}" if np.isfinite(s) else f"{scale * m:.2f} (1 seed)"
 
 
 # published numbers (percent) for the side-by-side tables; sources in the chapter text

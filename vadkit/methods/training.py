@@ -173,11 +173,11 @@ def train_or_load(cache_dir: Path, key: dict, build: Callable[[], nn.Module],
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0 for one value), NaNs ignored."""
+    """Mean and sample standard deviation (ddof=1; NaN for a single value: no spread is measured), NaNs ignored."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
     if v.size == 0:
         return float("nan"), float("nan")
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+    return float(v.mean()), (float(v.std(ddof=1)) if v.size > 1 else float("nan"))
 
 
 def run_seeds(seeds: Sequence[int], fn: Callable[[int], dict]) -> list[dict]:

@@ -40,7 +40,9 @@ Alignment when lengths still differ (argument ``align``)
 
 AUC and AP
 ----------
-ROC-AUC is sklearn's ``roc_auc_score`` (identical to ``roc_curve`` + ``auc``, both used in the lineages).
+ROC-AUC is the Mann-Whitney statistic on average ranks, equal to sklearn's ``roc_auc_score`` and to
+``roc_curve`` + ``auc`` (both used in the lineages; the tests check the equality) but cheap enough to call
+once per video for macro AUC.
 AP has two estimators, named: ``step`` (sklearn ``average_precision_score``, the step sum
 ``sum_n (R_n - R_{n-1}) P_n``: VadCLIP) and ``trapezoid`` (``auc(recall, precision)`` on
 ``precision_recall_curve``: XDVioDet, LAVAD, VERA). The trapezoid estimator interpolates linearly

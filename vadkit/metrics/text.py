@@ -2,7 +2,8 @@
 
 BLEU-4 ``= BP * exp(1/4 sum_{n=1..4} log p_n)`` (Papineni et al. 2002; T-VAD Sec. 4) is computed by a
 maintained library, never re-implemented here. The backends disagree (tokenisation, smoothing, brevity
-penalty with several references), so the backend is a required choice of every call:
+penalty with several references), so the backend is a named argument of every call (default ``nltk``, which
+needs nothing beyond pip; report it beside every number):
 
 ============  ================================================================================================
 ``coco``      pycocoevalcap ``Bleu(4)`` after its PTB tokeniser (lowercase, punctuation removed; needs Java):

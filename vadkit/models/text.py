@@ -20,7 +20,8 @@ class SentenceEmbedder:
         self.model = model
         self.name = name
         self.batch_size = batch_size
-        self.dim = int(model.get_sentence_embedding_dimension())
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """``N`` strings -> ``[N, dim]`` float32, L2-normalised."""

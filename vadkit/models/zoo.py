@@ -98,7 +98,7 @@ class LMTrainConfig:
     heads: int = 4
     intermediate: int = 256
     max_len: int = 320
-    steps: int = 300
+    steps: int = 240
     batch_size: int = 8
     lr: float = 3e-3
     laam_samples_per_label: int = 16
@@ -116,7 +116,7 @@ class VLMTrainConfig:
     steps: int = 300
     batch_size: int = 8
     lr: float = 3e-3
-    lm: LMTrainConfig = field(default_factory=lambda: LMTrainConfig(max_len=192))
+    lm: LMTrainConfig = field(default_factory=lambda: LMTrainConfig(max_len=192, steps=300))  # lm.steps unused
     seed: int = 0
 
 
@@ -573,7 +573,7 @@ def _llm_examples(tok, ds, c: LMTrainConfig, rng: random.Random) -> list:
     return ex
 
 
-def evaluate_llm(llm, test_ds, n_max: int = 40) -> dict:
+def evaluate_llm(llm, test_ds, n_max: int = 30) -> dict:
     from vadkit.data.synth import CLASS_NAMES
     from vadkit.errors import ParseError
     from vadkit.models.base import GenerationConfig

@@ -21,7 +21,8 @@ def plot_gt_conventions(gts: Mapping[str, np.ndarray], *, ax=None, title: str | 
         ax.plot([0, len(gt)], [y, y], color="0.75", lw=1)
         for s, e in _runs(gt):
             ax.broken_barh([(s, e - s)], (y - 0.3, 0.6), color=ANOMALY_COLOUR)
-        ax.text(len(gt), y, f" L={len(gt)}, {int(np.sum(gt))} anomalous", va="center", fontsize=7)
+        ax.text(1.01, y, f"L={len(gt)}, {int(np.sum(gt))} anomalous", va="center", fontsize=7,
+                transform=ax.get_yaxis_transform(), clip_on=False)  # axes x, data y: stays beside a zoomed plot
     ax.set_yticks(range(len(gts)))
     ax.set_yticklabels(list(gts)[::-1], fontsize=8)
     ax.set_xlabel("frame")
