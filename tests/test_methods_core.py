@@ -243,3 +243,12 @@ def test_batched_prediction_equals_single(per_snippet_text):
         one = predict_video(m, feats[v], texts[v])
         for k in one:
             assert np.allclose(one[k], many[v][k], atol=1e-5), (v, k)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_runs_on_gpu():
+    m = _model("add").cuda()
+    lf = lambda o, b: dual_branch_loss(o, b["lengths"], b["binary"], b["multi_hot"])  # noqa: E731
+    train_model(m, _items(8), lf, TrainConfig(epochs=1, batch_size=4, max_len=32), progress=False)
+    p = predict_video(m, np.random.randn(40, 12), np.random.randn(8))
+    assert p["coarse"].shape == (40,)

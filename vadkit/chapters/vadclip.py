@@ -222,7 +222,9 @@ def build_model(variant: Variant, data: ChapterData, cfg):
     arch = DualBranchConfig(width=width, max_len=cfg.max_len, window=cfg.window, layers=cfg.layers, heads=cfg.heads,
                             visual_prompt=variant.visual_prompt,
                             text_fusion=variant.fusion if variant.text_source else "none")
-    return DualBranchVAD(data.feature_dim, make_class_source(variant, data, cfg), arch, text_dim=clip_dim)
+    model = DualBranchVAD(data.feature_dim, make_class_source(variant, data, cfg), arch, text_dim=clip_dim)
+    # same device as the frozen CLIP (the learnable prompt runs through its text tower): CPU smoke, GPU full
+    return model.to(getattr(data.clip, "device", None) or "cpu")
 
 
 # ---------------------------------------------------------------- evaluation -----------------------------------

@@ -114,6 +114,7 @@ def train_model(model: nn.Module, items: Sequence[SequenceItem], loss_fn: Callab
     half = max(1, cfg.batch_size // 2)
     steps = cfg.steps_per_epoch or max(1, int(np.ceil(max(len(normal), len(abnormal)) / half)))
     params = [p for p in model.parameters() if p.requires_grad]
+    device = next(model.parameters()).device           # train where the model lives (CPU smoke, GPU full)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, list(cfg.milestones), cfg.gamma)
     best = TrainResult(copy.deepcopy(model.state_dict()), -1, float("-inf"))
@@ -124,7 +125,7 @@ def train_model(model: nn.Module, items: Sequence[SequenceItem], loss_fn: Callab
         for _ in range(steps):
             pick = [normal[i] for i in rng.choice(len(normal), min(half, len(normal)), replace=False)]
             pick += [abnormal[i] for i in rng.choice(len(abnormal), min(half, len(abnormal)), replace=False)]
-            batch = collate(pick, cfg.max_len)
+            batch = {k: (None if v is None else v.to(device)) for k, v in collate(pick, cfg.max_len).items()}
             out = model(batch["x"], batch["lengths"], batch["text"])
             loss, parts = loss_fn(out, batch)
             opt.zero_grad()

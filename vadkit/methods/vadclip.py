@@ -16,7 +16,7 @@ Losses (VadCLIP Eq. 7-10, Ex-VAD Eq. 6-10): :func:`dual_branch_loss`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -131,9 +131,10 @@ def predict_video(model: DualBranchVAD, feats: np.ndarray | torch.Tensor, text=N
     ``p = softmax(M / tau)`` over classes (the fine-grained map thresholded for detection).
     """
     model.eval()
-    x = torch.as_tensor(np.asarray(feats), dtype=torch.float32)
+    dev = next(model.parameters()).device
+    x = torch.as_tensor(np.asarray(feats), dtype=torch.float32, device=dev)
     t_all = x.shape[0]
-    tt = None if text is None else torch.as_tensor(np.asarray(text), dtype=torch.float32)
+    tt = None if text is None else torch.as_tensor(np.asarray(text), dtype=torch.float32, device=dev)
     step = model.cfg.max_len
     coarse, probs = [], []
     for s in range(0, t_all, step):
@@ -142,11 +143,11 @@ def predict_video(model: DualBranchVAD, feats: np.ndarray | torch.Tensor, text=N
         tc = None
         if tt is not None:
             tc = (tt[s:s + step] if tt.dim() == 2 else tt)[None]
-        out = model(chunk, torch.tensor([n]), tc)
+        out = model(chunk, torch.tensor([n], device=dev), tc)
         coarse.append(torch.sigmoid(out["coarse_logits"][0]))
         probs.append(torch.softmax(out["align"][0] / tau, dim=-1))
-    p = torch.cat(probs).numpy()
-    return {"coarse": torch.cat(coarse).numpy(), "align_anomaly": 1.0 - p[:, 0], "class_probs": p}
+    p = torch.cat(probs).cpu().numpy()
+    return {"coarse": torch.cat(coarse).cpu().numpy(), "align_anomaly": 1.0 - p[:, 0], "class_probs": p}
 
 
 def trainable_parameters(model: nn.Module) -> int:
@@ -164,6 +165,7 @@ def predict_videos(model: DualBranchVAD, feats: dict, texts: dict | None = None,
     ``[T, D_t]``.
     """
     model.eval()
+    dev = next(model.parameters()).device
     step = model.cfg.max_len
     chunks = []                                                  # (video_id, x [n, D], text or None)
     for vid, f in feats.items():
@@ -188,9 +190,9 @@ def predict_videos(model: DualBranchVAD, feats: dict, texts: dict | None = None,
                     tt[i, :c[2].shape[0]] = torch.from_numpy(c[2])
             else:
                 tt = torch.from_numpy(np.stack([c[2] for c in part]))
-        out = model(x, lengths, tt)
-        sc = torch.sigmoid(out["coarse_logits"])
-        pr = torch.softmax(out["align"] / tau, dim=-1)
+        out = model(x.to(dev), lengths.to(dev), None if tt is None else tt.to(dev))
+        sc = torch.sigmoid(out["coarse_logits"]).cpu()
+        pr = torch.softmax(out["align"] / tau, dim=-1).cpu()
         for i, c in enumerate(part):
             k = int(lengths[i])
             coarse[c[0]].append(sc[i, :k])

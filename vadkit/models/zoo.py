@@ -31,6 +31,7 @@ directory is built in a temporary sibling and renamed into place, so a crash nev
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -73,7 +74,7 @@ def agent_prompt(agent: str) -> str:
 class ClipTrainConfig:
     """Sized for ~1 min on 2 CPU cores (a step is ~64 images of 37 tokens through 2 narrow blocks)."""
 
-    image_size: int = 48
+    image_size: int = 64
     patch_size: int = 8
     vision_width: int = 64
     vision_layers: int = 2
@@ -181,6 +182,12 @@ class SynthText:
         self.frames = np.stack(self.frames)
 
 
+@functools.lru_cache(maxsize=4)
+def synth_text(root: str, split: str, frames_per_video: int, seed: int) -> SynthText:
+    """:class:`SynthText` cached in-process, so entries trained in one process decode SynthVAD once."""
+    return SynthText(Path(root), split, frames_per_video, seed)
+
+
 def _crop(img: np.ndarray, r, margin: float = 0.25, min_size: int = 6) -> np.ndarray | None:
     H, W = img.shape[:2]
     x1, y1, x2, y2 = float(r["x1"]), float(r["y1"]), float(r["x2"]), float(r["y2"])
@@ -228,6 +235,8 @@ def train_or_load(entry: str, *, root: Path | None = None, config=None, force: b
                   progress: bool = True) -> Path:
     """Directory of the trained ``entry``; trains it (and records held-out figures) if absent."""
     entry = ALIASES.get(entry, entry)
+    if entry not in DEFAULT_CONFIGS:  # before touching the data: a typo must not generate SynthVAD
+        raise ModelNotFoundError(f"zoo:{entry}: unknown tiny-zoo entry; known: {', '.join(ENTRIES)}")
     if root is None:
         from vadkit.data.synth import smoke_dataset
 
@@ -347,8 +356,8 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> di
     from vadkit.data.synth import CLASS_NAMES
 
     rng = random.Random(c.seed)
-    train = SynthText(root, "train", c.frames_per_video, c.seed)
-    test = SynthText(root, "test", 4, c.seed + 1)
+    train = synth_text(str(root), "train", c.frames_per_video, c.seed)
+    test = synth_text(str(root), "test", 4, c.seed + 1)
     clip = _new_clip(c)
     untrained = {f"untrained_{k}": v for k, v in evaluate_clip(clip, test, CLASS_NAMES).items() if "acc" in k}
     px_frames = clip.preprocess(train.frames)
@@ -362,7 +371,7 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> di
     by_label: dict[str, list] = {}
     for i, lab in enumerate(train.labels):
         by_label.setdefault(lab, []).append((0, i, class_prompt(lab)))
-    schedule = ["caption", "event", "caption", "event", "agent"]
+    schedule = ["caption", "event", "event", "caption", "event", "agent"]
     model = clip.model.train()
     # open_clip's 49408-token BPE table is mostly unused on SynthVAD text: sparse gradients + SparseAdam
     # update only the rows a batch touches (a dense AdamW step over it dominated the step time)
@@ -756,8 +765,8 @@ def _train_vlm(root: Path, c: VLMTrainConfig, out: Path, progress: bool) -> dict
     from vadkit.models.vlm import HFVLM
 
     rng = random.Random(c.seed)
-    train = SynthText(root, "train", c.frames_per_video, c.seed)
-    test = SynthText(root, "test", 2, c.seed + 1)
+    train = synth_text(str(root), "train", c.frames_per_video, c.seed)
+    test = synth_text(str(root), "test", 4, c.seed + 1)
     test_ds = test.ds
     tok = train_tokenizer(_corpus([train.ds]), c.lm.vocab_size)
     model, proc = _new_vlm(tok, c)
