@@ -198,7 +198,7 @@ def test_cached_generate(tiny_llm_dir, tmp_path):
 
 
 def test_vlm_local_dir_multi_turn(tmp_path):
-    from vadkit.models import GenerationConfig, load_captioner, load_vlm
+    from vadkit.models import GenerationConfig, load_vlm
     from vadkit.models.captioner import VLMCaptioner
     from vadkit.models.zoo import LMTrainConfig, VLMTrainConfig, _new_vlm, train_tokenizer
 

@@ -22,10 +22,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -210,7 +209,7 @@ def extract_dataset(annotations, clip_name: str, *, snippet_len: int = 16, frame
     pin = clip.device.type == "cuda"
 
     def flush(force: bool):
-        nonlocal pending, buffered
+        nonlocal buffered
         while buffered >= batch_size or (force and buffered):
             take, taken = [], 0
             while pending and taken < batch_size:

@@ -206,8 +206,6 @@ class ClipModel:
     # -- persistence ----------------------------------------------------------------------------
     def save_pretrained(self, directory) -> Path:
         """Write open_clip's hub layout (``open_clip_config.json`` + safetensors), loadable by :func:`load_clip`."""
-        from safetensors.torch import save_file
-
         from vadkit.io_utils import atomic_write, atomic_write_json
 
         if self.model_cfg is None:

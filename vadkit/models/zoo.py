@@ -74,7 +74,7 @@ def agent_prompt(agent: str) -> str:
 class ClipTrainConfig:
     """Sized for ~1 min on 2 CPU cores (a step is ~64 images of 37 tokens through 2 narrow blocks)."""
 
-    image_size: int = 64
+    image_size: int = 48
     patch_size: int = 8
     vision_width: int = 64
     vision_layers: int = 2
@@ -371,7 +371,7 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> di
     by_label: dict[str, list] = {}
     for i, lab in enumerate(train.labels):
         by_label.setdefault(lab, []).append((0, i, class_prompt(lab)))
-    schedule = ["caption", "event", "event", "caption", "event", "agent"]
+    schedule = ["caption", "event", "caption", "event", "agent"]
     model = clip.model.train()
     # open_clip's 49408-token BPE table is mostly unused on SynthVAD text: sparse gradients + SparseAdam
     # update only the rows a batch touches (a dense AdamW step over it dominated the step time)
@@ -760,7 +760,6 @@ def evaluate_vlm(vlm, test: SynthText, test_ds, n_captions: int = 48, n_qa: int 
 
 
 def _train_vlm(root: Path, c: VLMTrainConfig, out: Path, progress: bool) -> dict:
-    from vadkit.data.synth import load_synthvad
     from vadkit.models.prompts import CAPTION_PROMPT
     from vadkit.models.vlm import HFVLM
 
