@@ -1,7 +1,6 @@
 from dataclasses import dataclass
 
 import json
-import math
 
 import pytest
 

@@ -554,3 +554,38 @@ def describe_data(cfg, data: ChapterData) -> str:
     src = "SynthVAD smoke splits (procedural)" if cfg.dataset == "synthvad" else cfg.dataset
     return (f"{src}: {n['train']} train / {n['val']} val / {n['test']} test videos, {len(data.classes) - 1} "
             f"abnormal classes, {multi} multi-label videos; {cfg.clip} features every {cfg.snippet_len} frames")
+
+
+# ---------------------------------------------------------------- diagnostics ----------------------------------
+
+def feature_probe(data: ChapterData, cfg) -> "pd.DataFrame | None":
+    """How much anomaly information the frozen features carry: a fully supervised linear probe.
+
+    A logistic regression is fitted on *train* snippet features with snippet labels taken from the frame-level
+    ground truth (a snippet is anomalous when most of its 16 frames are), then scored on every split under the
+    chapter's ground-truth convention. It sees labels the weakly supervised methods never see, so its AUC is a
+    rough ceiling for what a per-snippet readout of these features can reach, not a competitor. Returns ``None``
+    when the training split has no temporal ground truth (real UCF-Crime / XD-Violence training videos).
+    """
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    X, Y = [], []
+    for vid, ann in data.train.items():
+        if ann.frame_labels is None:
+            return None
+        f = np.asarray(data.stores["train"].load(vid))
+        fl = np.asarray(ann.frame_labels)
+        X.append(f)
+        Y.append([fl[t * cfg.snippet_len:(t + 1) * cfg.snippet_len].mean() > 0.5 for t in range(len(f))])
+    X, Y = np.concatenate(X), np.concatenate(Y).astype(int)
+    if Y.min() == Y.max():
+        return None
+    probe = LogisticRegression(max_iter=3000).fit(X, Y)
+    rows = []
+    for split in ("train", "val", "test"):
+        scores = {v: probe.predict_proba(np.asarray(data.stores[split].load(v)))[:, 1] for v in data.split(split)}
+        m = coarse_metrics({v: {"probe": s} for v, s in scores.items()}, data.split(split), cfg, "probe")
+        rows.append({"split": split, "probe AUC_O": 100 * m["auc_o"], "probe AUC_A": 100 * m["auc_a"],
+                     "probe AP": 100 * m["ap_step"]})
+    return pd.DataFrame(rows)

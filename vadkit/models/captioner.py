@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from vadkit.models.base import GenerationConfig
-from vadkit.models.llm import _gen_kwargs, hf_load_error
+from vadkit.models.llm import _gen_kwargs
 from vadkit.models.prompts import CAPTION_PROMPT
-from vadkit.models.vlm import HFVLM, _frames_list
+from vadkit.models.vlm import HFVLM, _frames_list, load_image_text_model
 
 
 class HFCaptioner:
@@ -71,12 +71,6 @@ class VLMCaptioner:
 
 
 def load_hf_captioner(name_or_path: str | Path, device=None, *, dtype=None) -> HFCaptioner:
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
     name = str(name_or_path)
-    try:
-        processor = AutoProcessor.from_pretrained(name)
-        model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype or torch.float32)
-    except (OSError, ValueError) as err:
-        raise hf_load_error(name, err) from err
+    model, processor = load_image_text_model(name, dtype=dtype)
     return HFCaptioner(model, processor, name, device)

@@ -77,14 +77,23 @@ class HFVLM:
                 "parameters": int(sum(p.numel() for p in self.model.parameters()))}
 
 
-def load_hf_vlm(name_or_path: str | Path, device=None, *, dtype=None) -> HFVLM:
-    """Hub id or local ``save_pretrained`` directory -> :class:`HFVLM`."""
+def load_image_text_model(name: str, *, dtype=None):
+    """``(model, processor)`` of an image-text-to-text checkpoint (hub id or local directory).
+
+    Shared by the VLM and the captioner roles (BLIP-2, LLaVA, Qwen2.5-VL all load this way).
+    """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    name = str(name_or_path)
     try:
         processor = AutoProcessor.from_pretrained(name)
         model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype or torch.float32)
     except (OSError, ValueError) as err:
         raise hf_load_error(name, err) from err
+    return model, processor
+
+
+def load_hf_vlm(name_or_path: str | Path, device=None, *, dtype=None) -> HFVLM:
+    """Hub id or local ``save_pretrained`` directory -> :class:`HFVLM`."""
+    name = str(name_or_path)
+    model, processor = load_image_text_model(name, dtype=dtype)
     return HFVLM(model, processor, name, device)

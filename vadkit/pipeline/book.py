@@ -16,7 +16,6 @@ generated from the chapters that exist.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
