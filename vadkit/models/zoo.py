@@ -36,7 +36,6 @@ import json
 import math
 import os
 import random
-import re
 import shutil
 import tempfile
 import time
@@ -85,12 +84,8 @@ class ClipTrainConfig:
     embed_dim: int = 64
     context_length: int = 32
     frames_per_video: int = 4
-    segment_frames: int = 8  # extra frames sampled uniformly inside each anomalous segment (train only)
     steps: int = 240
     batch_size: int = 64
-    schedule: str = "caption,event,caption,event,agent"  # kinds of steps, in turn (see _train_clip)
-    anomalous_share: float = 0.5  # of a caption batch
-    binary_weight: float = 1.0  # normal-vs-anomalous term of the event step
     lr: float = 2e-3
     weight_decay: float = 0.05
     seed: int = 0
@@ -150,8 +145,7 @@ def frame_label(ann, frame: int) -> str:
 class SynthText:
     """Frames, captions and labels of a SynthVAD split, read once (``frames_per_video`` per video)."""
 
-    def __init__(self, root: Path, split: str, frames_per_video: int, seed: int = 0, max_crops: int = 3,
-                 segment_frames: int = 0):
+    def __init__(self, root: Path, split: str, frames_per_video: int, seed: int = 0, max_crops: int = 3):
         from vadkit.data.synth import load_objects, load_synthvad
         from vadkit.data.video import VideoReader, uniform_indices
 
@@ -163,13 +157,10 @@ class SynthText:
         for ann in self.ds.values():
             n = int(ann.num_frames)
             idx = uniform_indices(n, frames_per_video)
-            extra = []
             for seg in ann.segments:  # make sure anomalous frames are represented
-                lo, hi = max(seg.start, 0), min(seg.end, n - 1)
-                idx[rng.integers(len(idx))] = (lo + hi) // 2
-                if segment_frames > 0 and hi >= lo:  # oversample: anomalies are a small share of frames
-                    extra.append(lo + uniform_indices(hi - lo + 1, segment_frames))
-            idx = np.unique(np.concatenate([idx, *extra]).astype(int))
+                mid = (max(seg.start, 0) + min(seg.end, n - 1)) // 2
+                idx[rng.integers(len(idx))] = mid
+            idx = np.unique(idx)
             imgs = VideoReader(ann.video_path).get_frames(idx)
             objs = load_objects(self.root, ann.video_id)
             for f, img in zip(idx, imgs):
@@ -192,9 +183,9 @@ class SynthText:
 
 
 @functools.lru_cache(maxsize=4)
-def synth_text(root: str, split: str, frames_per_video: int, seed: int, segment_frames: int = 0) -> SynthText:
+def synth_text(root: str, split: str, frames_per_video: int, seed: int) -> SynthText:
     """:class:`SynthText` cached in-process, so entries trained in one process decode SynthVAD once."""
-    return SynthText(Path(root), split, frames_per_video, seed, segment_frames=segment_frames)
+    return SynthText(Path(root), split, frames_per_video, seed)
 
 
 def _crop(img: np.ndarray, r, margin: float = 0.25, min_size: int = 6) -> np.ndarray | None:
@@ -361,47 +352,26 @@ def evaluate_clip(clip, data: SynthText, labels: tuple[str, ...]) -> dict:
     return out
 
 
-def event_text(caption: str) -> str:
-    """Anomaly-focused part of a SynthVAD caption of an anomalous frame: its leading event clause.
-
-    Captions of anomalous spans read "<event>; <event> while|, and meanwhile <background>"; the
-    background (people walking, cars driving) is the same in normal frames, so pairing an anomalous frame
-    with the whole caption teaches mostly the background.
-    """
-    return re.split(r" while |, and meanwhile ", caption, maxsplit=1)[0].rstrip(".") + "."
-
-
 def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> dict:
-    """Contrastive training of the tiny CLIP, three kinds of steps taking turns (``c.schedule``).
-
-    * ``caption``: frames <-> text, half of the batch anomalous frames; an anomalous frame is paired with
-      its event clause (:func:`event_text`), a normal frame with its caption (soft targets for repeats);
-    * ``event``: class-balanced frames classified against all category prompts (:func:`class_prompt`),
-      cross-entropy over the prompts (the zero-shot protocol of :func:`evaluate_clip`) plus, weighted
-      ``c.binary_weight``, the normal-vs-anomalous split of the same softmax (probability mass on the
-      anomaly prompts), which is what frame-level VAD on these features needs;
-    * ``agent``: agent crops <-> agent prompts.
-    """
     from vadkit.data.synth import CLASS_NAMES
 
     rng = random.Random(c.seed)
-    train = synth_text(str(root), "train", c.frames_per_video, c.seed, c.segment_frames)
+    train = synth_text(str(root), "train", c.frames_per_video, c.seed)
     test = synth_text(str(root), "test", 4, c.seed + 1)
     clip = _new_clip(c)
     untrained = {f"untrained_{k}": v for k, v in evaluate_clip(clip, test, CLASS_NAMES).items() if "acc" in k}
     px_frames = clip.preprocess(train.frames)
     px_crops = clip.preprocess(np.stack(train.crops)) if train.crops else px_frames[:0]
-    texts_frame = [event_text(cap) if lab != "normal" else cap for cap, lab in zip(train.captions, train.labels)]
-    normal_idx = [i for i, lab in enumerate(train.labels) if lab == "normal"]
-    abn_idx = [i for i, lab in enumerate(train.labels) if lab != "normal"]
-    agents = [(i, agent_prompt(a)) for i, a in enumerate(train.crop_agents)]
-    by_label: dict[str, list[int]] = {}
+    # three kinds of pairs, one kind per step: mixing them in one batch would make a normal frame's
+    # caption pair treat the "normal" prompt of another normal frame as a negative
+    kinds = {
+        "caption": [(0, i, train.captions[i]) for i in range(len(train.captions))],
+        "agent": [(1, i, agent_prompt(a)) for i, a in enumerate(train.crop_agents)],
+    }
+    by_label: dict[str, list] = {}
     for i, lab in enumerate(train.labels):
-        by_label.setdefault(lab, []).append(i)
-    classes = [k for k in CLASS_NAMES if k in by_label]
-    prompt_tok = clip.tokenize([class_prompt(k) for k in classes])
-    y_all = torch.tensor([classes.index(lab) for lab in train.labels])
-    is_abn = torch.tensor([k != "normal" for k in classes])
+        by_label.setdefault(lab, []).append((0, i, class_prompt(lab)))
+    schedule = ["caption", "event", "caption", "event", "agent"]
     model = clip.model.train()
     # open_clip's 49408-token BPE table is mostly unused on SynthVAD text: sparse gradients + SparseAdam
     # update only the rows a batch touches (a dense AdamW step over it dominated the step time)
@@ -412,40 +382,23 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> di
     sched = _cosine_schedule(opt, c.steps, warmup=max(1, c.steps // 10))
     sched_emb = _cosine_schedule(opt_emb, c.steps, warmup=max(1, c.steps // 10))
     bar = _pbar(c.steps, "zoo: tiny-clip", progress)
-    schedule = c.schedule.split(",")
-    B = c.batch_size
     for step in range(c.steps):
         kind = schedule[step % len(schedule)]
-        if kind == "agent" and not agents:
-            kind = "caption"
         if kind == "event":  # class-balanced: rare event categories are seen as often as "normal"
-            idx = [rng.choice(by_label[rng.choice(classes)]) for _ in range(B)]
-            ie = F.normalize(model.encode_image(px_frames[idx]), dim=-1)
-            te = F.normalize(model.encode_text(prompt_tok), dim=-1)
-            logits = model.logit_scale.exp() * ie @ te.T  # [B, C]
-            y = y_all[idx]
-            logp = F.log_softmax(logits, 1)
-            loss = F.cross_entropy(logits, y)
-            if c.binary_weight > 0 and is_abn.any() and (~is_abn).any():
-                p_abn = torch.logsumexp(logp[:, is_abn], 1)  # log P(anomalous) under the prompt softmax
-                p_nor = torch.logsumexp(logp[:, ~is_abn], 1)
-                loss = loss - c.binary_weight * torch.where(is_abn[y], p_abn, p_nor).mean()
+            labs = list(by_label)
+            batch = [rng.choice(by_label[rng.choice(labs)]) for _ in range(c.batch_size)]
         else:
-            if kind == "caption":
-                k = min(len(abn_idx), int(B * c.anomalous_share))
-                idx = rng.sample(abn_idx, k) + rng.sample(normal_idx, min(B - k, len(normal_idx)))
-                texts = [texts_frame[i] for i in idx]
-                imgs = px_frames[idx]
-            else:
-                chosen = rng.sample(agents, min(B, len(agents)))
-                texts = [t for _, t in chosen]
-                imgs = px_crops[[i for i, _ in chosen]]
-            ie = F.normalize(model.encode_image(imgs), dim=-1)
-            te = F.normalize(model.encode_text(clip.tokenize(texts)), dim=-1)
-            logits = model.logit_scale.exp() * ie @ te.T
-            tgt = _soft_targets(texts)
-            loss = 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
-                          + torch.sum(-tgt * F.log_softmax(logits.T, 1), 1).mean())
+            pool = kinds[kind] or kinds["caption"]
+            batch = rng.sample(pool, min(c.batch_size, len(pool)))
+        imgs = torch.stack([(px_frames if s == 0 else px_crops)[i] for s, i, _ in batch])
+        texts = [t for _, _, t in batch]
+        tok = clip.tokenize(texts)
+        ie = F.normalize(model.encode_image(imgs), dim=-1)
+        te = F.normalize(model.encode_text(tok), dim=-1)
+        logits = model.logit_scale.exp() * ie @ te.T
+        tgt = _soft_targets(texts)
+        loss = 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
+                      + torch.sum(-tgt * F.log_softmax(logits.T, 1), 1).mean())
         opt.zero_grad(set_to_none=True)
         opt_emb.zero_grad(set_to_none=True)
         loss.backward()
@@ -463,8 +416,6 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> di
     metrics = evaluate_clip(clip, test, CLASS_NAMES)
     metrics.update(untrained)
     metrics["final_train_loss"] = float(loss.item())
-    metrics["n_train_frames"] = len(train.labels)
-    metrics["n_train_anomalous_frames"] = len(abn_idx)
     clip.save_pretrained(out)
     return metrics
 
