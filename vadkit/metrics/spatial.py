@@ -29,7 +29,6 @@ over detections (``benchmarks/metrics`` checks it against a plain loop).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Mapping
 
@@ -205,48 +204,37 @@ def tracks_table(annotations, *, anomalous_only: bool = True):
     return pd.DataFrame(rows, columns=list(GT_COLUMNS))
 
 
-def _read_rows(path: Path, ncols: int, what: str) -> np.ndarray:
-    rows = []
-    with open(path) as fh:
-        for i, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            parts = [p for p in re.split(r"[,\s]+", line) if p]
-            if len(parts) != ncols:
-                raise AnnotationError(f"{path}:{i}: expected {ncols} {what} fields, got {len(parts)}: {line!r}")
-            try:
-                rows.append([float(p) for p in parts])
-            except ValueError:
-                raise AnnotationError(f"{path}:{i}: non-numeric {what} field in {line!r}") from None
-    return np.asarray(rows, dtype=np.float64).reshape(-1, ncols)
+def _per_video_table(files: Mapping[str, str | Path], read, columns: tuple[str, ...]):
+    """Stack ``read(path) -> [N, len(columns) - 1]`` rows of every ``{video: path}`` into one DataFrame."""
+    import pandas as pd
+
+    parts = []
+    for vid, path in files.items():
+        df = pd.DataFrame(read(Path(path)), columns=list(columns[1:]))
+        df.insert(0, "video", vid)
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
 
 
 def read_track_files(files: Mapping[str, str | Path]):
     """Ground truth from the standard per-video track files (Street Scene / UBnormal-derived layout):
-    ``{video: path}``, each line ``track_id, frame, x1, y1, x2, y2`` (comma or space separated)."""
-    import pandas as pd
+    ``{video: path}``, each line ``track_id, frame, x1, y1, x2, y2``, read by
+    :func:`vadkit.data.parsers.parse_box_tracks` (which names file and line on bad input)."""
+    from vadkit.data.parsers import parse_box_tracks
 
-    parts = []
-    for vid, path in files.items():
-        arr = _read_rows(Path(path), 6, "track")
-        df = pd.DataFrame(arr, columns=list(GT_COLUMNS[1:]))
-        df.insert(0, "video", vid)
-        parts.append(df)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(GT_COLUMNS))
+    def read(path: Path) -> np.ndarray:
+        rows = [np.column_stack([np.full(len(t), t.track_id), t.frames, t.boxes]) for t in parse_box_tracks(path)]
+        return np.concatenate(rows).astype(np.float64) if rows else np.zeros((0, 6))
+
+    return _per_video_table(files, read, GT_COLUMNS)
 
 
 def read_detection_files(files: Mapping[str, str | Path]):
-    """Detections from per-video files ``{video: path}``, each line ``frame, x1, y1, x2, y2, score``."""
-    import pandas as pd
+    """Detections from per-video files ``{video: path}``, each line ``frame, x1, y1, x2, y2, score``, read by
+    :func:`vadkit.data.parsers.parse_detections`."""
+    from vadkit.data.parsers import parse_detections
 
-    parts = []
-    for vid, path in files.items():
-        arr = _read_rows(Path(path), 6, "detection")
-        df = pd.DataFrame(arr, columns=list(DET_COLUMNS[1:]))
-        df.insert(0, "video", vid)
-        parts.append(df)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(DET_COLUMNS))
+    return _per_video_table(files, parse_detections, DET_COLUMNS)
 
 
 def heatmap_to_regions(heatmap: np.ndarray, *, threshold: float = 0.5, min_area: int = 1,
