@@ -15,7 +15,7 @@ from vadkit.errors import CacheMismatchError, DatasetError
 def clip():
     from vadkit.models.zoo import ClipTrainConfig, _new_clip
 
-    return _new_clip(ClipTrainConfig(image_size=32, vision_layers=1, text_layers=1))
+    return _new_clip(ClipTrainConfig(tower="vit", image_size=32, vision_width=64, vision_layers=1, text_layers=1))
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ def test_parse_phrases():
 def tiny_clip():
     from vadkit.models.zoo import ClipTrainConfig, _new_clip
 
-    return _new_clip(ClipTrainConfig(vision_layers=2, text_layers=2))
+    return _new_clip(ClipTrainConfig(tower="vit", image_size=48, vision_width=64, vision_layers=2, text_layers=2))
 
 
 def test_encode_text_embeddings_matches_encode_texts(tiny_clip):
@@ -94,6 +94,33 @@ def test_clip_shapes_and_crops(tiny_clip):
     assert not torch.allclose(toks[0], toks[-1])
     with pytest.raises(ValueError):
         tiny_clip.encode_images(frames.astype(np.float32))
+
+
+def test_resnet_tower_squash_preprocessing_and_stage_tokens(tmp_path):
+    """The zoo's default tower: ModifiedResNet, whole frame squashed to S x S, stage maps as tokens."""
+    from vadkit.models import load_clip
+    from vadkit.models.clip import preprocess_frames
+    from vadkit.models.zoo import ClipTrainConfig, _new_clip
+
+    clip = _new_clip(ClipTrainConfig(image_size=64, vision_width=8, text_layers=1))
+    assert clip.is_resnet and clip.resize_mode == "squash" and clip.width == 8 * 32
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (2, 120, 160, 3), dtype=np.uint8)
+    px = clip.preprocess(frames)
+    assert px.shape == (2, 3, 64, 64)
+    # squash keeps the frame's borders: the left column of the input reaches the left column of the pixels
+    frames2 = frames.copy()
+    frames2[:, :, :8] = 0
+    assert not torch.allclose(clip.preprocess(frames2)[..., :2], px[..., :2])
+    cropped = preprocess_frames(frames2, 64)  # "shortest" + centre crop cuts those columns away
+    assert torch.allclose(cropped, preprocess_frames(frames, 64))
+    toks = clip.patch_tokens(frames, layers=(0, -1))
+    assert toks[0].shape == (2, (64 // 4) ** 2, 8 * 4) and toks[-1].shape == (2, (64 // 32) ** 2, 8 * 32)
+    clip.save_pretrained(tmp_path / "rn")
+    back = load_clip(str(tmp_path / "rn"))
+    assert back.resize_mode == "squash" and back.is_resnet
+    torch.testing.assert_close(back.encode_images(frames), clip.encode_images(frames), atol=1e-5, rtol=1e-5)
+    assert "squash" in back.describe()["resize"]
 
 
 def test_ten_crop_order_matches_torchvision():
@@ -230,3 +257,16 @@ def test_text_embedder_minilm():
     assert x.shape == (3, emb.dim) and x.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
     assert x[0] @ x[1] > x[0] @ x[2]
+
+
+def test_model_identity_follows_the_model_not_the_name(tmp_path, monkeypatch):
+    from vadkit.models import model_identity
+
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "weights.bin").write_bytes(b"a")
+    first = model_identity(str(d))
+    assert model_identity(str(d)) == first
+    (d / "weights.bin").write_bytes(b"bb")  # retrained in place: same name, other model
+    assert model_identity(str(d)) != first
+    assert model_identity("org/some-model") == "org/some-model"

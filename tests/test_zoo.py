@@ -36,7 +36,9 @@ def test_entry_dir_keys_config_and_data(synth_root, home):
     assert a.parent == home / "cache" / "zoo" and a.name.startswith("tiny-clip-")
     assert zoo.entry_dir("tiny-clip", synth_root) == a
     assert zoo.entry_dir("tiny-clip", synth_root, replace(zoo.ClipTrainConfig(), steps=7)) != a
-    assert zoo.entry_dir("tiny-captioner", synth_root).name.startswith("tiny-vlm-")
+    assert zoo.entry_dir("tiny-captioner", synth_root).name.startswith("tiny-captioner-")
+    # the tiny CLIP's key names its pretraining corpus (by generation request, without generating it)
+    assert zoo.entry_dir("tiny-clip", synth_root, replace(zoo.ClipTrainConfig(), pretrain=False)) != a
     with pytest.raises(ModelNotFoundError, match="unknown tiny-zoo entry"):
         zoo.entry_dir("tiny-gpt5", synth_root)
     with pytest.raises(ModelNotFoundError, match="synthvad.json"):
@@ -51,19 +53,44 @@ def _tiny_lm(zoo):
 def test_train_or_load_clip(synth_root, home):
     from vadkit.models import load_clip, zoo
 
-    cfg = zoo.ClipTrainConfig(image_size=32, vision_layers=1, text_layers=1, steps=3, batch_size=16,
-                              frames_per_video=2)
+    cfg = zoo.ClipTrainConfig(image_size=32, vision_width=8, text_layers=1, steps=3, batch_size=16,
+                              frames_per_video=2, pretrain=False)
     d = zoo.train_or_load("tiny-clip", root=synth_root, config=cfg, progress=False)
     meta = json.loads((d / "zoo.json").read_text())
     m = meta["metrics"]
     for k in ("event_zero_shot_acc", "event_chance", "untrained_event_zero_shot_acc"):
         assert 0.0 <= m[k] <= 1.0
+    assert m["train_root"] == synth_root.name  # pretrain=False: trained on the given root
     mtime = (d / "zoo.json").stat().st_mtime_ns
     assert zoo.train_or_load("tiny-clip", root=synth_root, config=cfg, progress=False) == d
     assert (d / "zoo.json").stat().st_mtime_ns == mtime  # loaded, not retrained
     clip = load_clip(str(d))  # a zoo entry is an ordinary open_clip directory
     assert clip.encode_texts([zoo.class_prompt("running")]).shape == (1, cfg.embed_dim)
     assert not list(d.parent.glob(".*"))  # no temporary directories left behind
+
+
+def test_train_captioner_on_frozen_clip_and_load(synth_root, home):
+    from vadkit.models import load_captioner, zoo
+    from vadkit.models.captioner import PrefixCaptioner
+
+    clip_cfg = zoo.ClipTrainConfig(image_size=32, vision_width=8, text_layers=1, steps=2, batch_size=8,
+                                   frames_per_video=2, pretrain=False)
+    cfg = zoo.CaptionerTrainConfig(clip=clip_cfg, lm=_tiny_lm(zoo), frames_per_video=2, steps=3, batch_size=4)
+    d = zoo.train_or_load("tiny-captioner", root=synth_root, config=cfg, progress=False)
+    m = json.loads((d / "zoo.json").read_text())["metrics"]
+    assert {"caption_bleu4", "untrained_caption_bleu4", "distinct_caption_share"} <= set(m)
+    assert zoo.entry_dir("tiny-clip", synth_root, clip_cfg).is_dir()  # its CLIP was trained (or loaded) first
+    cap = load_captioner(str(d))
+    assert isinstance(cap, PrefixCaptioner)
+    frames = np.zeros((3, 120, 160, 3), np.uint8)
+    out = cap.caption(frames, config=__import__("vadkit.models", fromlist=["GenerationConfig"]).GenerationConfig(
+        max_new_tokens=4))
+    assert len(out) == 3 and all(isinstance(t, str) for t in out)
+    with pytest.raises(ValueError, match="no prompt"):
+        cap.caption(frames, prompt="Describe the weather.")
+    with pytest.raises(ModelNotFoundError, match="prefix-captioner"):
+        (d / "prefix.safetensors").write_bytes(b"broken")
+        load_captioner(str(d))
 
 
 def test_train_llm_and_vlm_load_through_hf_loaders(synth_root, home):
@@ -85,3 +112,27 @@ def test_train_llm_and_vlm_load_through_hf_loaders(synth_root, home):
     frames = np.zeros((2, 120, 160, 3), np.uint8)
     assert isinstance(vlm.chat(frames, [{"role": "user", "content": "Is there a car?"}],
                                GenerationConfig(max_new_tokens=3)), str)
+
+
+def test_check_competence_names_every_figure_below_its_floor():
+    import pandas as pd
+
+    from vadkit.chapters.features_and_models import check_competence
+    from vadkit.errors import VadkitError
+
+    def df(bacc, auc, bleu):
+        return pd.DataFrame([
+            {"entry": "tiny-clip", "metric": "event zero-shot balanced acc", "trained": bacc, "untrained": 0.11,
+             "reference": 0.111},
+            {"entry": "tiny-clip", "metric": "frame anomaly zero-shot AUC", "trained": auc, "untrained": 0.5,
+             "reference": 0.5},
+            {"entry": "tiny-vlm", "metric": "caption BLEU-4", "trained": bleu, "untrained": 0.02, "reference": None},
+        ])
+
+    ok = check_competence(df(0.17, 0.56, 0.3))
+    assert ok["ok"].all() and len(ok) == 3
+    with pytest.raises(VadkitError) as err:
+        check_competence(df(0.111, 0.49, 0.01))  # the BatchNorm-on-crops regression looked like this
+    msg = str(err.value)
+    assert "event zero-shot balanced acc" in msg and "anomaly zero-shot AUC" in msg and "caption BLEU-4" in msg
+    assert check_competence(df(0.25, 0.61, 0.3).iloc[:0]).empty  # full profile: nothing to check

@@ -69,14 +69,16 @@ def aegm(cfg: ExVADConfig, data: ChapterData) -> dict:
     from vadkit import paths
     from vadkit.io_utils import content_hash
     from vadkit.methods import ex_vad
-    from vadkit.models import load_captioner, load_llm
+    from vadkit.models import load_captioner, load_llm, model_identity
     from vadkit.models.base import GenerationConfig
 
     captioner = load_captioner(cfg.captioner)
     llm = load_llm(cfg.llm)
     gen = GenerationConfig(max_new_tokens=cfg.max_new_tokens, do_sample=False)
+    # keyed by what the models are, not only by their names: a retrained zoo entry must not reuse old outputs
     cache = paths.cache_dir() / "ex_vad" / content_hash({"dataset": cfg.dataset, "root": cfg.data_root,
-                                                        "llm": cfg.llm, "captioner": cfg.captioner})
+                                                        "llm": model_identity(cfg.llm),
+                                                        "captioner": model_identity(cfg.captioner)})
     records, errors = {}, {}
     for split in ("train", "val", "test"):
         rec, err = ex_vad.generate_explanations(data.split(split), captioner, data.clip, llm, cache,

@@ -87,19 +87,73 @@ def zoo_figures(cfg: FeaturesModelsConfig) -> pd.DataFrame:
         meta = zoo.metadata(entry)
         m = meta["metrics"]
         spec = {
-            "tiny-clip": [("agent zero-shot acc", "agent_zero_shot_acc", "untrained_agent_zero_shot_acc", "agent_chance"),
+            "tiny-clip": [("agent zero-shot balanced acc", "agent_zero_shot_bacc", "untrained_agent_zero_shot_bacc",
+                           "agent_chance"),
                           ("event zero-shot balanced acc", "event_zero_shot_bacc",
-                           "untrained_event_zero_shot_bacc", "event_chance")],
+                           "untrained_event_zero_shot_bacc", "event_chance"),
+                          ("frame anomaly zero-shot AUC", "anomaly_zero_shot_auc", "untrained_anomaly_zero_shot_auc",
+                           None)],
             "tiny-llm": [("AEGM explanation BLEU-4", "aegm_bleu4", "untrained_aegm_bleu4", None),
                          ("LAAM phrases parse rate", "laam_parse_rate", "untrained_laam_parse_rate", None),
                          ("explanation names the category", "aegm_names_category", None, None)],
+            "tiny-captioner": [("caption BLEU-4", "caption_bleu4", "untrained_caption_bleu4", None),
+                               ("caption BLEU-4, anomalous frames", "caption_bleu4_anomalous",
+                                "untrained_caption_bleu4_anomalous", None),
+                               ("distinct captions (share)", "distinct_caption_share",
+                                "untrained_distinct_caption_share", "distinct_reference_share")],
             "tiny-vlm": [("caption BLEU-4", "caption_bleu4", "untrained_caption_bleu4", None),
                          ("yes/no QA accuracy", "qa_accuracy", "untrained_qa_accuracy", "qa_majority")],
         }[entry]
         for label, k, ku, kr in spec:
+            ref = m.get(kr) if kr else (0.5 if k.endswith("_auc") else None)  # AUC: chance is 0.5
             rows.append({"entry": entry, "metric": label, "trained": m.get(k), "untrained": m.get(ku) if ku else None,
-                         "reference": m.get(kr) if kr else None, "train_s": meta["train_seconds"]})
+                         "reference": ref, "train_s": meta["train_seconds"],
+                         "trained_on": m.get("train_root", "smoke train split")})
     return pd.DataFrame(rows)
+
+
+#: Held-out floors the tiny zoo must clear (d2l's habit: executing the book is a test, so a regression in a
+#: zoo entry fails the build instead of silently turning later chapters into noise). ``(entry, metric,
+#: floor)``; a floor ``"ref"`` means "above the row's chance / majority / untrained value".
+COMPETENCE_FLOORS = (
+    ("tiny-clip", "agent zero-shot balanced acc", 1.5),     # x chance (3 classes: > 0.5; measured 0.83)
+    ("tiny-clip", "event zero-shot balanced acc", 1.3),     # x chance (9 classes: > 0.144; measured 0.17)
+    ("tiny-clip", "frame anomaly zero-shot AUC", 0.52),     # measured 0.53-0.60; a collapsed tower gives <= 0.5
+    ("tiny-llm", "AEGM explanation BLEU-4", "ref"),
+    ("tiny-captioner", "caption BLEU-4", "ref"),
+    ("tiny-captioner", "distinct captions (share)", 0.2),    # a captioner that says one sentence is a stub
+    ("tiny-vlm", "caption BLEU-4", "ref"),
+    ("tiny-vlm", "yes/no QA accuracy", "ref"),
+)
+
+
+def check_competence(zoo_df: pd.DataFrame) -> pd.DataFrame:
+    """Check the zoo's held-out figures against :data:`COMPETENCE_FLOORS`; raise naming every failure.
+
+    Returns one row per checked figure (``entry, metric, trained, floor, ok``). Rows of entries that are
+    not in ``zoo_df`` (full-profile hub models) are skipped.
+    """
+    rows = []
+    for entry, metric, floor in COMPETENCE_FLOORS:
+        hit = zoo_df[(zoo_df["entry"] == entry) & (zoo_df["metric"] == metric)]
+        if hit.empty:
+            continue
+        r = hit.iloc[0]
+        if floor == "ref":
+            refs = [v for v in (r["reference"], r["untrained"]) if v is not None and not pd.isna(v)]
+            need = max(refs) if refs else 0.0
+        elif metric.endswith("balanced acc"):
+            need = float(floor) * float(r["reference"])
+        else:
+            need = float(floor)
+        ok = r["trained"] is not None and float(r["trained"]) > need
+        rows.append({"entry": entry, "metric": metric, "trained": r["trained"], "floor": need, "ok": bool(ok)})
+    out = pd.DataFrame(rows, columns=["entry", "metric", "trained", "floor", "ok"])
+    bad = out[~out["ok"].astype(bool)]
+    if len(bad):
+        raise VadkitError("tiny zoo below its held-out floors: " + "; ".join(
+            f"{b.entry} {b.metric} = {b.trained:.3f} <= {b.floor:.3f}" for b in bad.itertuples()))
+    return out
 
 
 def snippet_prompt_similarity(store, clip, ann, labels) -> tuple[np.ndarray, np.ndarray]:

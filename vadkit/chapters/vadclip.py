@@ -589,3 +589,26 @@ def feature_probe(data: ChapterData, cfg) -> "pd.DataFrame | None":
         rows.append({"split": split, "probe AUC_O": 100 * m["auc_o"], "probe AUC_A": 100 * m["auc_a"],
                      "probe AP": 100 * m["ap_step"]})
     return pd.DataFrame(rows)
+
+
+def reading(methods: dict[str, list[dict]], probe, random_map: dict) -> "pd.DataFrame":
+    """Each method's test numbers next to the references they should be read against (percent).
+
+    Rows: per method the validation-selected coarse AUC_O and the mAP@IoU AVG (mean ± std over seeds); the
+    supervised linear probe's test AUC_O (:func:`feature_probe`, a rough ceiling for a per-snippet read-out of
+    these features; omitted when ``probe`` is ``None``); chance (AUC 50); the random baseline's mAP AVG.
+    """
+    import pandas as pd
+
+    rows = []
+    for name, runs in methods.items():
+        s = summarize(runs, ["selected/auc_o", "map/avg"])
+        rows.append({"what": f"{name} (weakly supervised)", "AUC_O": fmt(s["selected/auc_o"]),
+                     "mAP AVG": fmt(s["map/avg"])})
+    if probe is not None:
+        test = probe[probe["split"] == "test"]
+        if len(test):
+            rows.append({"what": "linear probe on frozen features (frame labels)",
+                         "AUC_O": f"{float(test['probe AUC_O'].iloc[0]):.2f}", "mAP AVG": "–"})
+    rows.append({"what": "chance / random baseline", "AUC_O": "50.00", "mAP AVG": f"{100 * random_map['avg']:.2f}"})
+    return pd.DataFrame(rows)

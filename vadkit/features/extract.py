@@ -155,7 +155,8 @@ def extract_dataset(annotations, clip_name: str, *, snippet_len: int = 16, frame
     ``annotations``: :class:`~vadkit.data.annotations.DatasetAnnotations` (``video_path`` set) or a
     mapping ``{video_id: path}``. Returns the :class:`FeatureStore`; videos that fail to decode are
     recorded in ``store.failures`` and the others go on. A store made with other settings raises
-    :class:`~vadkit.errors.CacheMismatchError`, as does a video whose file changed since it was cached.
+    :class:`~vadkit.errors.CacheMismatchError`, as does a video whose file changed since it was cached
+    (a ``zoo:`` model's store is named after its weights digest, so a retrained zoo entry gets a new store).
     ``clip`` passes an already loaded :class:`~vadkit.models.clip.ClipModel` (``clip_name`` still names it).
     """
     from tqdm.auto import tqdm
@@ -173,8 +174,13 @@ def extract_dataset(annotations, clip_name: str, *, snippet_len: int = 16, frame
     if shard:
         items = items[shard[0]::shard[1]]
     clip = clip or load_clip(clip_name, device=device, precision=precision)
-    store_dir = store_dir_for(clip_name, cache_root, snippet_len, frames_per_snippet, crop, layers)
-    prov = build_provenance(_model_identity(clip), snippet_len=snippet_len, frames_per_snippet=frames_per_snippet,
+    ident = _model_identity(clip)
+    store_name = clip_name
+    if clip_name.startswith("zoo:") and ident.get("weights"):
+        # zoo entries are content-addressed (retrained when their config or data change): so are their features
+        store_name = f"{clip_name}-{ident['weights'][:12]}"
+    store_dir = store_dir_for(store_name, cache_root, snippet_len, frames_per_snippet, crop, layers)
+    prov = build_provenance(ident, snippet_len=snippet_len, frames_per_snippet=frames_per_snippet,
                             crop=crop, layers=layers, frame_rule=FRAME_RULE)
     check_provenance(store_dir, prov)
     for sub in ("features", "sources", "failures", "tokens"):

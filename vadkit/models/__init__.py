@@ -29,7 +29,7 @@ from vadkit.errors import ModelNotFoundError
 from vadkit.models.base import LLM, VLM, CLIPBackend, Captioner, GenerationConfig, TextEmbedder
 
 __all__ = ["load_clip", "load_captioner", "load_llm", "load_vlm", "load_text_embedder", "cached_generate",
-           "resolve_name", "GenerationConfig", "CLIPBackend", "Captioner", "LLM", "VLM", "TextEmbedder"]
+           "resolve_name", "model_identity", "GenerationConfig", "CLIPBackend", "Captioner", "LLM", "VLM", "TextEmbedder"]
 
 
 def resolve_name(name: str) -> tuple[str, str]:
@@ -48,6 +48,27 @@ def resolve_name(name: str) -> tuple[str, str]:
     if name.startswith((".", "/", "~")):
         raise ModelNotFoundError(f"{p}: model directory does not exist")
     return "hub", name
+
+
+def model_identity(name: str) -> str:
+    """A string that changes whenever the model behind ``name`` does (for keys of caches of its outputs).
+
+    ``zoo:<entry>``: the entry's content-addressed directory name (config + data hash; nothing is trained);
+    a local directory: its resolved path plus a digest of its files' names, sizes and modification times;
+    a hub id: the id itself (pin a revision by downloading it to a directory).
+    """
+    from vadkit.io_utils import content_hash
+
+    if name.startswith("zoo:"):
+        from vadkit.models import zoo
+
+        return zoo.entry_dir(name[4:]).name
+    p = Path(name).expanduser()
+    if p.is_dir():
+        files = sorted((str(f.relative_to(p)), f.stat().st_size, f.stat().st_mtime_ns) for f in p.rglob("*")
+                       if f.is_file())
+        return f"{p.resolve()}#{content_hash(files, 12)}"
+    return name
 
 
 def load_clip(name: str = "zoo:tiny-clip", device=None, precision: str = "fp32"):
@@ -81,11 +102,14 @@ def load_vlm(name: str = "zoo:tiny-vlm", device=None):
 
 
 def load_captioner(name: str = "zoo:tiny-captioner", device=None):
-    """Captioner: a BLIP-2-style model, or (zoo / VLM checkpoints with a chat template) a VLM asked to caption."""
-    from vadkit.models.captioner import VLMCaptioner, load_hf_captioner
+    """Captioner: a BLIP-2-style hub model; a CLIP-prefix captioner directory (the zoo's ``tiny-captioner``); or a
+    zoo VLM asked to caption."""
+    from vadkit.models.captioner import VLMCaptioner, is_prefix_captioner, load_hf_captioner, load_prefix_captioner
     from vadkit.models.vlm import load_hf_vlm
 
     kind, loc = resolve_name(name)
+    if kind != "hub" and is_prefix_captioner(loc):
+        return load_prefix_captioner(loc, device, name=name)
     if kind == "zoo":
         vlm = load_hf_vlm(loc, device)
         vlm.name = name

@@ -30,6 +30,7 @@ from vadkit.errors import ModelNotFoundError
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 CROPS = ("center", "ten_crop")
+RESIZE_MODES = ("shortest", "squash")
 
 
 def _as_uint8_batch(frames) -> torch.Tensor:
@@ -47,14 +48,21 @@ def _as_uint8_batch(frames) -> torch.Tensor:
 
 
 def preprocess_frames(frames, image_size: int, mean=OPENAI_MEAN, std=OPENAI_STD, crop: str = "center",
-                      device=None) -> torch.Tensor:
+                      device=None, resize_mode: str = "shortest") -> torch.Tensor:
     """CLIP preprocessing in torch.
 
     ``frames`` ``[N, H, W, 3]`` uint8 -> ``[N, 3, S, S]`` float32 (``crop="center"``) or
     ``[N, 10, 3, S, S]`` (``crop="ten_crop"``, TenCrop order), ``S = image_size``.
+
+    ``resize_mode`` follows open_clip's ``PreprocessCfg.resize_mode``: ``"shortest"`` (CLIP's
+    ``Resize(S)`` of the shorter side, then the crop; every released checkpoint) or ``"squash"`` (the
+    whole frame resized to ``S x S`` so nothing at the borders is cut; the tiny zoo's CLIP, whose
+    SynthVAD agents walk in and out at the frame edges).
     """
     if crop not in CROPS:
         raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+    if resize_mode not in RESIZE_MODES:
+        raise ValueError(f"resize_mode must be one of {RESIZE_MODES}, got {resize_mode!r}")
     x = _as_uint8_batch(frames)
     if device is not None:
         x = x.to(device, non_blocking=True)
@@ -62,8 +70,11 @@ def preprocess_frames(frames, image_size: int, mean=OPENAI_MEAN, std=OPENAI_STD,
     S = int(image_size)
     short = S if crop == "center" else int(round(S * 256 / 224))
     h, w = x.shape[-2:]
-    scale = short / min(h, w)
-    nh, nw = max(short, int(round(h * scale))), max(short, int(round(w * scale)))
+    if resize_mode == "squash":
+        nh = nw = short
+    else:
+        scale = short / min(h, w)
+        nh, nw = max(short, int(round(h * scale))), max(short, int(round(w * scale)))
     x = F.interpolate(x, size=(nh, nw), mode="bicubic", antialias=True, align_corners=False).clamp_(0, 1)
     m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
     s = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
@@ -105,9 +116,12 @@ class ClipModel:
         self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
         self.mean = tuple(getattr(visual, "image_mean", None) or OPENAI_MEAN)
         self.std = tuple(getattr(visual, "image_std", None) or OPENAI_STD)
+        self.resize_mode = str((getattr(visual, "preprocess_cfg", None) or {}).get("resize_mode") or "shortest")
         self.embed_dim = int(model.text_projection.shape[1] if not isinstance(model.text_projection, torch.nn.Linear)
                              else model.text_projection.out_features)
-        self.width = int(getattr(visual, "transformer").width)
+        # ViT towers: transformer width; ModifiedResNet towers (CLIP RN50 family): channels into the attention pool
+        self.is_resnet = not hasattr(visual, "transformer")
+        self.width = int(visual.attnpool.k_proj.in_features if self.is_resnet else visual.transformer.width)
         self.context_length = int(model.context_length)
 
     # -- identity -------------------------------------------------------------------------------
@@ -115,7 +129,9 @@ class ClipModel:
         """Provenance fields: model, pretrained tag, preprocessing."""
         return {"model": self.arch, "pretrained": self.pretrained, "name": self.name,
                 "image_size": self.image_size, "mean": list(self.mean), "std": list(self.std),
-                "resize": "shorter side, bicubic antialias", "embed_dim": self.embed_dim}
+                "resize": ("shorter side, bicubic antialias" if self.resize_mode == "shortest"
+                           else "whole frame to S x S (squash), bicubic antialias"),
+                "embed_dim": self.embed_dim}
 
     def _autocast(self):
         if self.device.type == "cuda" and self.precision in ("bf16", "amp"):
@@ -126,20 +142,36 @@ class ClipModel:
 
     # -- images ---------------------------------------------------------------------------------
     def preprocess(self, frames, crop: str = "center") -> torch.Tensor:
-        return preprocess_frames(frames, self.image_size, self.mean, self.std, crop, device=self.device)
+        return preprocess_frames(frames, self.image_size, self.mean, self.std, crop, device=self.device,
+                                 resize_mode=self.resize_mode)
+
+    def _tap_modules(self) -> list:
+        """Modules whose outputs :meth:`encode_pixels` can tap: ViT residual blocks, or ResNet stages 1-4."""
+        v = self.model.visual
+        if self.is_resnet:
+            return [v.layer1, v.layer2, v.layer3, v.layer4]
+        return list(v.transformer.resblocks)
 
     @torch.no_grad()
     def encode_pixels(self, pixels: torch.Tensor, layers: Sequence[int] = (), normalize: bool = True):
-        """Preprocessed ``[N, 3, S, S]`` -> (``[N, D]`` float32 CPU, ``{layer: [N, P, W]}``)."""
+        """Preprocessed ``[N, 3, S, S]`` -> (``[N, D]`` float32 CPU, ``{layer: [N, P, W]}``).
+
+        ViT: ``layer`` indexes the residual blocks, ``P = (S / patch)^2`` tokens (class token removed).
+        ResNet: ``layer`` indexes the four stages, ``P = h * w`` positions of that stage's map, row-major.
+        """
         taps: dict[int, torch.Tensor] = {}
         handles = []
-        blocks = self.model.visual.transformer.resblocks
+        blocks = self._tap_modules()
         for layer in layers:
             if not -len(blocks) <= layer < len(blocks):
-                raise ValueError(f"{self.name}: layer {layer} out of range (model has {len(blocks)} blocks)")
+                raise ValueError(f"{self.name}: layer {layer} out of range (model has {len(blocks)} "
+                                 f"{'stages' if self.is_resnet else 'blocks'})")
 
             def hook(_m, _inp, out, layer=layer):
                 out = out[0] if isinstance(out, tuple) else out
+                if self.is_resnet:
+                    taps[layer] = out.flatten(2).transpose(1, 2)  # [N, C, h, w] -> [N, h*w, C]
+                    return
                 if not getattr(self.model.visual.transformer, "batch_first", True):
                     out = out.transpose(0, 1)
                 taps[layer] = out  # [N, 1 + P, W] (class token first)
@@ -152,7 +184,7 @@ class ClipModel:
             for h in handles:
                 h.remove()
         # CLIP ViTs prepend one class token; drop it so the maps are [N, P, W] patches only
-        prefix = 1 if getattr(self.model.visual, "class_embedding", None) is not None else 0
+        prefix = 1 if not self.is_resnet and getattr(self.model.visual, "class_embedding", None) is not None else 0
         tokens = {k: v[:, prefix:].float().cpu() for k, v in taps.items()}
         return emb.float().cpu(), tokens
 
@@ -214,7 +246,7 @@ class ClipModel:
         d.mkdir(parents=True, exist_ok=True)
         atomic_write_json(d / "open_clip_config.json", {
             "model_cfg": self.model_cfg,
-            "preprocess_cfg": {"mean": list(self.mean), "std": list(self.std)},
+            "preprocess_cfg": {"mean": list(self.mean), "std": list(self.std), "resize_mode": self.resize_mode},
         })
         state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
         with atomic_write(d / "open_clip_model.safetensors") as fh:

@@ -84,7 +84,8 @@ Python API
 Open-set splits: ``generate(..., anomaly_types={"train": [...], "test": [...]})``.
 """
 
-from vadkit.data.synth.builder import SMOKE_CONFIG, SMOKE_SPLITS, generate, plan_videos, smoke_dataset
+from vadkit.data.synth.builder import (SMOKE_CONFIG, SMOKE_SPLITS, generate, plan_videos, pretrain_dataset,
+                                      smoke_dataset)
 from vadkit.data.synth.loader import load_objects, load_synthvad, read_manifest
 from vadkit.data.synth.world import (
     ANOMALY_TYPES,
@@ -100,7 +101,7 @@ from vadkit.data.synth.world import (
 __all__ = [
     "ANOMALY_TYPES", "CLASS_NAMES", "GENERATOR_VERSION", "INTERACTION_TYPES", "OBJECT_CLASSES", "SCENE_NAMES",
     "SINGLE_OBJECT_TYPES", "SMOKE_CONFIG", "SMOKE_SPLITS", "SynthConfig", "generate", "load_objects",
-    "load_synthvad", "plan_videos", "read_manifest", "render_video", "smoke_dataset",
+    "load_synthvad", "plan_videos", "pretrain_dataset", "read_manifest", "render_video", "smoke_dataset",
 ]
 
 

@@ -402,3 +402,32 @@ def smoke_dataset(seed: int = 0, *, root=None) -> Path:
     if root is None:
         root = data_dir() / f"synthvad-smoke-{content_hash(request, 10)}"
     return generate(root, SMOKE_SPLITS, seed=seed, config=SMOKE_CONFIG, progress=True)
+
+
+#: The tiny zoo's pretraining corpus: disjoint from the smoke splits (own seed), 3/4 abnormal so the rare
+#: event types are seen often enough. It plays the part of CLIP's web-scale pretraining data: the VAD
+#: methods never train on it, and the zoo's held-out figures are measured on the smoke *test* split.
+PRETRAIN_SPLITS = {"train": 800}
+PRETRAIN_SEED = 1_000_003
+PRETRAIN_CONFIG = SynthConfig(min_frames=160, max_frames=240, abnormal_fraction=0.75)
+
+
+def pretrain_request_hash() -> str:
+    """Hash of the pretraining corpus' generation request (generator version, config, seed, size): the
+    generator is deterministic, so this names the corpus without generating it (tiny-zoo cache keys)."""
+    return content_hash(_request(PRETRAIN_SPLITS, PRETRAIN_SEED, PRETRAIN_CONFIG, None))
+
+
+def pretrain_dataset(*, root=None) -> Path:
+    """The tiny zoo's pretraining SynthVAD root (one split ``train`` of 800 videos, 3/4 abnormal).
+
+    Cached under ``vadkit.paths.data_dir() / f"synthvad-pretrain-{hash}"`` like :func:`smoke_dataset`
+    (~70 s on 2 cores, ~2.6 GB, most of it pixel masks). Its seed differs from every chapter's, so no
+    video of it is a smoke train/val/test video.
+    """
+    from vadkit.paths import data_dir
+
+    request = _request(PRETRAIN_SPLITS, PRETRAIN_SEED, PRETRAIN_CONFIG, None)
+    if root is None:
+        root = data_dir() / f"synthvad-pretrain-{content_hash(request, 10)}"
+    return generate(root, PRETRAIN_SPLITS, seed=PRETRAIN_SEED, config=PRETRAIN_CONFIG, progress=True)
