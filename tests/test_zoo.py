@@ -47,7 +47,7 @@ def test_entry_dir_keys_config_and_data(synth_root, home):
 
 def _tiny_lm(zoo):
     return zoo.LMTrainConfig(vocab_size=500, hidden=32, layers=1, heads=2, intermediate=64, max_len=160, steps=2,
-                             batch_size=2, laam_samples_per_label=2)
+                             batch_size=2, laam_samples_per_label=2, pretrain=False)
 
 
 def test_train_or_load_clip(synth_root, home):

@@ -9,7 +9,7 @@ entry              class                                          trained on
                    image tower as in CLIP RN50, 2-block text      videos of their own seed, never a chapter's
                    transformer, real open_clip BPE tokenizer)      data): frames <-> captions, frames <->
                                                                    category prompts, agent crops <-> agents
-``tiny-llm``       ``LlamaForCausalLM`` + byte-level BPE          smoke train split: AEGM (captions ->
+``tiny-llm``       ``LlamaForCausalLM`` + byte-level BPE          the pretraining corpus: AEGM (captions ->
                    tokenizer trained here with ``tokenizers``      explanation) and LAAM (label -> m phrases)
                                                                    with the prompts of :mod:`.prompts`
 ``tiny-vlm``       ``LlavaForConditionalGeneration`` (CLIP vision  smoke train split: frame -> caption
@@ -133,10 +133,13 @@ class LMTrainConfig:
     heads: int = 4
     intermediate: int = 256
     max_len: int = 320
-    steps: int = 240
+    # 800 steps on the pretraining corpus' 800 explanations: with 240 steps on the 160 smoke training videos the
+    # LLM wrote the same "Anomaly (wrong way) from frame 18 ..." opening for every video, normal ones included
+    steps: int = 800
     batch_size: int = 8
     lr: float = 3e-3
-    laam_samples_per_label: int = 16
+    laam_samples_per_label: int = 48   # 16 beside 800 explanations left LAAM lists unparsable (22 % parsed)
+    pretrain: bool = True              # AEGM examples from the pretraining corpus (an LLM is pretrained elsewhere)
     seed: int = 0
 
 
@@ -454,8 +457,8 @@ def _augment(px: torch.Tensor, rng: random.Random) -> torch.Tensor:
     return px * gain + offset
 
 
-def clip_training_root(root: Path, c: ClipTrainConfig) -> Path:
-    """Where the tiny CLIP's training frames come from: the pretraining corpus, or ``root`` itself."""
+def clip_training_root(root: Path, c) -> Path:
+    """Where an entry's training data come from: the pretraining corpus (``c.pretrain``), or ``root`` itself."""
     if not c.pretrain:
         return Path(root)
     from vadkit.data.synth import pretrain_dataset
@@ -630,15 +633,28 @@ def _bleu4(hyps: list[str], refs: list[str]) -> float:
     return float(sacrebleu.corpus_bleu(hyps, [refs]).score) / 100.0
 
 
+def event_clause(caption: str) -> str:
+    """The first clause of a SynthVAD caption, which describes the (anomalous) action:
+    ``"A person lies on the ground on the east path, and meanwhile six people walk ..."`` ->
+    ``"A person lies on the ground on the east path"``."""
+    cut = len(caption)
+    for sep in (", and meanwhile", " while ", ", "):
+        i = caption.find(sep)
+        if 0 < i < cut:
+            cut = i
+    return caption[:cut].strip().rstrip(".")
+
+
 def _phrases_by_label(ds) -> dict[str, list[str]]:
-    """Truthful descriptive phrases per category: captions shown during that category's events."""
+    """Truthful descriptive phrases per category: the action clause of captions shown during its events (whole
+    captions made LAAM lists too long for the token budget and too alike to be told apart)."""
     out: dict[str, set[str]] = {}
     for ann in ds.values():
         for f, cap in ann.captions.items():
             lab = frame_label(ann, int(f)) if ann.segments else "normal"
             if lab == "normal" and ann.segments:
                 continue  # normal-looking frames of abnormal videos: keep "normal" phrases clean
-            out.setdefault(lab, set()).add(cap)
+            out.setdefault(lab, set()).add(event_clause(cap))
     return {k: sorted(v) for k, v in out.items()}
 
 
@@ -754,7 +770,7 @@ def _train_llm(root: Path, c: LMTrainConfig, out: Path, progress: bool) -> dict:
 
     rng = random.Random(c.seed)
     torch.manual_seed(c.seed)
-    train_ds, test_ds = load_synthvad(root, "train"), load_synthvad(root, "test")
+    train_ds, test_ds = load_synthvad(clip_training_root(root, c), "train"), load_synthvad(root, "test")
     tok = train_tokenizer(_corpus([train_ds]), c.vocab_size)
     examples = _llm_examples(tok, train_ds, c, rng)
     model = LlamaForCausalLM(_llama_config(tok, c))
@@ -774,6 +790,7 @@ def _train_llm(root: Path, c: LMTrainConfig, out: Path, progress: bool) -> dict:
     metrics["untrained_laam_parse_rate"] = untrained["laam_parse_rate"]
     metrics["final_train_loss"] = final
     metrics["n_train_examples"] = len(examples)
+    metrics["train_root"] = Path(clip_training_root(root, c)).name
     model.save_pretrained(out)
     tok.save_pretrained(out)
     return metrics
