@@ -104,6 +104,15 @@ class CaptionPrefix(torch.nn.Module):
         return self.norm(x + self.pos)
 
 
+@torch.no_grad()
+def clip_image_features(clip, frames, grid_layer: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """``uint8 [N, H, W, 3]`` -> ``(pooled [N, D], grid [N, P, C])``: CLIP's image embedding and the spatial
+    tokens of ``grid_layer`` (see :meth:`~vadkit.models.clip.ClipModel.encode_pixels`)."""
+    px = clip.preprocess(np.asarray(frames) if not isinstance(frames, list) else np.stack(frames))
+    pooled, taps = clip.encode_pixels(px, layers=(grid_layer,))
+    return pooled, taps[grid_layer]
+
+
 class PrefixCaptioner:
     """Frozen CLIP image encoder + :class:`CaptionPrefix` + causal LM (``LlamaForCausalLM`` in the zoo).
 
@@ -120,12 +129,9 @@ class PrefixCaptioner:
         self.prefix.to(self.device)
         self.lm.to(self.device)
 
-    @torch.no_grad()
     def image_features(self, frames) -> tuple[torch.Tensor, torch.Tensor]:
         """``(pooled [N, D], grid [N, P, C])`` of the frozen CLIP (the captioner's only view of the frames)."""
-        px = self.clip.preprocess(np.asarray(frames) if not isinstance(frames, list) else np.stack(frames))
-        pooled, taps = self.clip.encode_pixels(px, layers=(self.grid_layer,))
-        return pooled, taps[self.grid_layer]
+        return clip_image_features(self.clip, frames, self.grid_layer)
 
     def embed_prefix(self, pooled: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
         """``[N, 1 + P + 1, H]``: the image prefix followed by the BOS embedding (where generation starts)."""

@@ -980,7 +980,7 @@ def _train_captioner(root: Path, c: CaptionerTrainConfig, out: Path, progress: b
     """Frame -> caption with the frozen tiny CLIP: only the prefix bridge and the decoder learn."""
     from transformers import LlamaForCausalLM
 
-    from vadkit.models.captioner import CaptionPrefix, PrefixCaptioner
+    from vadkit.models.captioner import CaptionPrefix, PrefixCaptioner, clip_image_features
     from vadkit.models.clip import load_open_clip
 
     rng = random.Random(c.seed)
@@ -992,11 +992,9 @@ def _train_captioner(root: Path, c: CaptionerTrainConfig, out: Path, progress: b
                        c.clip.max_crops, c.anomalous_stride)
     test = synth_text(str(root), "test", 4, c.seed + 1)
     tok = train_tokenizer(_corpus([train.ds]), c.lm.vocab_size)
-    probe = PrefixCaptioner(clip, CaptionPrefix(1, 1, 1, 1), torch.nn.Linear(1, 1), tok, "probe",
-                            grid_layer=c.grid_layer)
     pooled, grid = [], []
     for i in range(0, len(train.frames), 256):  # the frozen tower runs once; the loop trains on its outputs
-        p_, g_ = probe.image_features(train.frames[i:i + 256])
+        p_, g_ = clip_image_features(clip, train.frames[i:i + 256], c.grid_layer)
         pooled.append(p_)
         grid.append(g_)
     pooled, grid = torch.cat(pooled), torch.cat(grid)
