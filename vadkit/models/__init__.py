@@ -53,21 +53,26 @@ def resolve_name(name: str) -> tuple[str, str]:
 def model_identity(name: str) -> str:
     """A string that changes whenever the model behind ``name`` does (for keys of caches of its outputs).
 
-    ``zoo:<entry>``: the entry's content-addressed directory name (config + data hash; nothing is trained);
+    ``zoo:<entry>``: the entry's content-addressed directory name (config + data hash; nothing is trained),
+    plus, once trained, the digest below (``--force`` retrains into the same directory);
     a local directory: its resolved path plus a digest of its files' names, sizes and modification times;
     a hub id: the id itself (pin a revision by downloading it to a directory).
     """
     from vadkit.io_utils import content_hash
 
+    def files_digest(d: Path) -> str:
+        files = sorted((str(f.relative_to(d)), f.stat().st_size, f.stat().st_mtime_ns) for f in d.rglob("*")
+                       if f.is_file())
+        return content_hash(files, 12)
+
     if name.startswith("zoo:"):
         from vadkit.models import zoo
 
-        return zoo.entry_dir(name[4:]).name
+        d = zoo.entry_dir(name[4:])
+        return f"{d.name}#{files_digest(d)}" if d.is_dir() else d.name
     p = Path(name).expanduser()
     if p.is_dir():
-        files = sorted((str(f.relative_to(p)), f.stat().st_size, f.stat().st_mtime_ns) for f in p.rglob("*")
-                       if f.is_file())
-        return f"{p.resolve()}#{content_hash(files, 12)}"
+        return f"{p.resolve()}#{files_digest(p)}"
     return name
 
 
