@@ -15,7 +15,8 @@ then loaded from its directory; (2) a local directory written by ``save_pretrain
 (1) and (2) go through exactly the loader (3) uses, so the smoke profile runs the full-profile code.
 Offline with no cached weights, (3) raises :class:`~vadkit.errors.ModelNotFoundError`.
 
-LLM outputs are cached per item by :func:`cached_generate` (prompt + model + generation config).
+Every model call (LLM generation, VLM chat, frame caption) is cached by :mod:`vadkit.models.calls`, keyed by the
+model's identity (:func:`model_identity`), the prompt, the decoding settings and the inputs' content hash.
 """
 
 from __future__ import annotations
@@ -51,28 +52,27 @@ def resolve_name(name: str) -> tuple[str, str]:
 
 
 def model_identity(name: str) -> str:
-    """A string that changes whenever the model behind ``name`` does (for keys of caches of its outputs).
+    """A string that changes whenever the model behind ``name`` does (keys of caches of its outputs).
 
-    ``zoo:<entry>``: the entry's content-addressed directory name (config + data hash; nothing is trained),
-    plus, once trained, the digest below (``--force`` retrains into the same directory);
-    a local directory: its resolved path plus a digest of its files' names, sizes and modification times;
-    a hub id: the id itself (pin a revision by downloading it to a directory).
+    ``zoo:<entry>``: the entry's content-addressed directory name plus, once trained, its weights digest
+    (:func:`vadkit.identity.weights_digest`; ``--force`` retrains into the same directory); a local directory or
+    file: its weights digest (the same weights give the same identity wherever they lie); a hub id: the id itself
+    (pin a revision by downloading it to a directory). See :mod:`vadkit.identity`.
     """
-    from vadkit.io_utils import content_hash
-
-    def files_digest(d: Path) -> str:
-        files = sorted((str(f.relative_to(d)), f.stat().st_size, f.stat().st_mtime_ns) for f in d.rglob("*")
-                       if f.is_file())
-        return content_hash(files, 12)
+    from vadkit.identity import weights_digest
 
     if name.startswith("zoo:"):
         from vadkit.models import zoo
 
         d = zoo.entry_dir(name[4:])
-        return f"{d.name}#{files_digest(d)}" if d.is_dir() else d.name
+        return f"{d.name}#{weights_digest(d)}" if d.is_dir() else d.name
     p = Path(name).expanduser()
-    if p.is_dir():
-        return f"{p.resolve()}#{files_digest(p)}"
+    if p.exists():
+        return f"local#{weights_digest(p)}"
+    if ":" in name:                                   # open_clip "arch:pretrained" with a local checkpoint file
+        arch, _, ckpt = name.partition(":")
+        if Path(ckpt).expanduser().is_file():
+            return f"{arch}:local#{weights_digest(Path(ckpt).expanduser())}"
     return name
 
 
@@ -131,44 +131,13 @@ def load_text_embedder(name: str = "minilm", device=None):
     return load_sentence_embedder(name, device)
 
 
-def cached_generate(llm, prompts: Mapping[str, str], cache_dir, config: GenerationConfig | None = None,
+def cached_generate(llm, prompts: Mapping[str, str], cache_dir=None, config: GenerationConfig | None = None,
                     *, progress: bool = True) -> dict[str, str]:
-    """Generate a completion per key, caching each one as an atomic JSON file.
+    """LLM completions ``{key: text}``, each cached by model identity, prompt and settings.
 
-    ``cache_dir/<key-hash>.json`` holds ``{key, prompt, model, config, output}``. A cached entry is reused
-    only when prompt, model name and generation config all match; otherwise it is regenerated and
-    overwritten. Re-running an interrupted job generates only the missing items. Returns ``{key: text}``.
+    See :mod:`vadkit.models.calls` (one cache for every model call); ``cache_dir`` is that cache's root
+    (``None``: the default).
     """
-    from tqdm.auto import tqdm
+    from vadkit.models.calls import cached_generate as _cached
 
-    from vadkit.io_utils import atomic_write_json, content_hash
-
-    config = config or GenerationConfig()
-    cfg = dataclasses.asdict(config)
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    out: dict[str, str] = {}
-    todo: list[str] = []
-    for key, prompt in prompts.items():
-        f = cache_dir / f"{content_hash(str(key), 24)}.json"
-        if f.is_file():
-            try:
-                rec = json.loads(f.read_text())
-            except json.JSONDecodeError:
-                rec = None  # a corrupt entry (should not happen with atomic writes): regenerate
-            if rec and rec.get("prompt") == prompt and rec.get("model") == llm.name and rec.get("config") == cfg:
-                out[key] = rec["output"]
-                continue
-        todo.append(key)
-    bs = max(1, config.batch_size)
-    bar = tqdm(total=len(todo), desc=f"generate ({llm.name})", disable=not progress or not todo, leave=False)
-    for i in range(0, len(todo), bs):
-        keys = todo[i:i + bs]
-        texts = llm.generate([prompts[k] for k in keys], config)
-        for k, t in zip(keys, texts):
-            atomic_write_json(cache_dir / f"{content_hash(str(k), 24)}.json",
-                              {"key": str(k), "prompt": prompts[k], "model": llm.name, "config": cfg, "output": t})
-            out[k] = t
-        bar.update(len(keys))
-    bar.close()
-    return {k: out[k] for k in prompts}
+    return _cached(llm, prompts, cache_dir, config, progress=progress)

@@ -1,0 +1,195 @@
+"""The shared pieces under every chapter: identity, the trainer, the model-call cache, the kNN bank."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vadkit import identity
+from vadkit.errors import CacheMismatchError, VadkitError
+from vadkit.methods import knn
+from vadkit.trainer import FitConfig, Schedule, fit
+
+
+# ---------------------------------------------------------------- identity ----------------------------------------
+
+def test_json_entry_digest_detects_damage(tmp_path):
+    p = tmp_path / "e.json"
+    identity.write_json_entry(p, {"output": "a cat", "x": np.float32(0.5)})
+    assert identity.read_json_entry(p)["output"] == "a cat"
+    rec = json.loads(p.read_text())
+    rec["output"] = "a dog"
+    p.write_text(json.dumps(rec))
+    assert identity.read_json_entry(p) is None
+    with pytest.raises(CacheMismatchError, match="e.json"):
+        identity.read_json_entry(p, strict=True)
+    p.write_text('{"output": "trunc')
+    assert identity.read_json_entry(p) is None
+
+
+def test_weights_digest_follows_content_not_location(tmp_path, vadkit_home):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+        (d / "config.json").write_text('{"h": 1}')
+        (d / "model.safetensors").write_bytes(b"weights-1")
+    assert identity.weights_digest(a) == identity.weights_digest(b)
+    (b / "model.safetensors").write_bytes(b"weights-2")
+    assert identity.weights_digest(a) != identity.weights_digest(b)
+
+
+def test_dataset_identity_ignores_the_root_path(tmp_path):
+    from vadkit.data.annotations import DatasetAnnotations, Segment, VideoAnnotation
+
+    def ds(root, label="fighting"):
+        v = VideoAnnotation("v1", classes=(label,), segments=(Segment(3, 9, label),), num_frames=32)
+        return DatasetAnnotations("synthvad", {"v1": v}, root=root)
+
+    assert identity.dataset_identity(ds(tmp_path / "x")) == identity.dataset_identity(ds(tmp_path / "y"))
+    assert identity.dataset_identity(ds(tmp_path / "x"))["digest"] != \
+        identity.dataset_identity(ds(tmp_path / "x", "theft"))["digest"]
+
+
+# ---------------------------------------------------------------- trainer -----------------------------------------
+
+def _toy(seed=0):
+    torch.manual_seed(seed)
+    x = torch.randn(64, 3)
+    y = (x[:, 0] > 0).float()
+    model = torch.nn.Linear(3, 1)
+
+    def batches(epoch):
+        for i in range(0, 64, 16):
+            yield x[i:i + 16], y[i:i + 16]
+
+    def loss_fn(m, b):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(m(b[0]).squeeze(-1), b[1])
+        return loss, {"total": float(loss.detach())}
+
+    return model, batches, loss_fn, x, y
+
+
+def test_fit_selects_the_best_validation_epoch():
+    model, batches, loss_fn, x, y = _toy()
+    vals = iter([0.1, 0.9, 0.3])
+    res = fit(model, batches, loss_fn, FitConfig(epochs=3, steps_per_epoch=4, lr=0.1), validate=lambda m: next(vals),
+              progress=False)
+    assert res.best_epoch == 1 and res.best_val == 0.9
+    assert [h["epoch"] for h in res.history] == [0, 1, 2]
+
+
+def test_fit_refuses_a_validation_that_is_never_finite():
+    model, batches, loss_fn, *_ = _toy()
+    with pytest.raises(VadkitError, match="no finite value"):
+        fit(model, batches, loss_fn, FitConfig(epochs=2, steps_per_epoch=4, lr=0.1),
+            validate=lambda m: float("-inf"), progress=False)
+
+
+def test_warmup_cosine_schedule_reaches_its_floor_and_peak():
+    model, batches, loss_fn, *_ = _toy()
+    lrs = []
+    cfg = FitConfig(epochs=5, steps_per_epoch=4, lr=1e-3,
+                    schedule=Schedule("warmup_cosine", warmup_ratio=0.1, min_lr=1e-8))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    fit(model, batches, loss_fn, cfg, optimizer=opt, step_hook=lambda s, p: lrs.append(opt.param_groups[0]["lr"]),
+        progress=False)
+    assert len(lrs) == 20
+    assert max(lrs) == pytest.approx(1e-3, rel=1e-6)
+    assert lrs[-1] == pytest.approx(1e-8, rel=1e-3)
+
+
+def test_gradient_accumulation_equals_one_big_batch():
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 3), torch.randn(32)
+    init = torch.nn.Linear(3, 1).state_dict()
+
+    def run(accum, bs):
+        m = torch.nn.Linear(3, 1)
+        m.load_state_dict(init)
+
+        def batches(epoch):
+            for i in range(0, 32, bs):
+                yield x[i:i + bs], y[i:i + bs]
+
+        def loss_fn(mm, b):
+            loss = ((mm(b[0]).squeeze(-1) - b[1]) ** 2).mean()
+            return loss, {"total": float(loss.detach())}
+
+        fit(m, batches, loss_fn, FitConfig(epochs=1, steps_per_epoch=1, lr=0.1, grad_accum=accum,
+                                           schedule=Schedule("constant")), progress=False)
+        return m.weight.detach().clone()
+
+    assert torch.allclose(run(4, 8), run(1, 32), atol=1e-6)
+
+
+# ---------------------------------------------------------------- model-call cache --------------------------------
+
+class _EchoLLM:
+    name = "echo"
+    identity = "echo#v1"
+
+    def __init__(self):
+        self.calls = 0
+
+    def generate(self, prompts, config=None):
+        self.calls += len(prompts)
+        return [p.upper() for p in prompts]
+
+
+class _Captioner:
+    name = "cap"
+    identity = "cap#v1"
+
+    def caption(self, frames, prompt=None):
+        return [f"mean {int(f.mean())}" for f in frames]
+
+
+def test_cached_generate_makes_no_new_calls_on_rerun(tmp_path):
+    from vadkit.models import calls
+
+    llm = _EchoLLM()
+    calls.reset_stats()
+    out = calls.cached_generate(llm, {"a": "hi", "b": "yo"}, tmp_path, progress=False)
+    assert out == {"a": "HI", "b": "YO"} and llm.calls == 2
+    again = calls.cached_generate(llm, {"a": "hi", "b": "yo"}, tmp_path, progress=False)
+    assert again == out and llm.calls == 2
+    assert calls.stats("generate") == {"made": 2, "cached": 2}
+    llm.identity = "echo#v2"                           # a retrained model never reuses old outputs
+    calls.cached_generate(llm, {"a": "hi"}, tmp_path, progress=False)
+    assert llm.calls == 3
+
+
+def test_cached_captions_key_on_pixels(tmp_path):
+    from vadkit.models import calls
+
+    cap = _Captioner()
+    f0 = np.zeros((4, 4, 3), np.uint8)
+    f1 = np.full((4, 4, 3), 9, np.uint8)
+    out = calls.cached_captions(cap, {"x": f0, "y": f1}, cache=tmp_path, progress=False)
+    assert out == {"x": "mean 0", "y": "mean 9"}
+    calls.reset_stats()
+    calls.cached_captions(cap, {"x": f1}, cache=tmp_path, progress=False)   # content-addressed: y's pixels
+    assert calls.stats("caption") == {"made": 0, "cached": 1}
+    calls.cached_captions(cap, {"x": f1 + 1}, cache=tmp_path, progress=False)   # same item key, new pixels
+    assert calls.stats("caption")["made"] == 1
+
+
+# ---------------------------------------------------------------- kNN bank ----------------------------------------
+
+def test_knn_uses():
+    rng = np.random.default_rng(0)
+    bank = knn.KNNBank(rng.normal(size=(20, 8)), payload=[f"d{i}" for i in range(20)])
+    q = bank.embeddings[:3]
+    d = knn.nominal_distance(bank, q, k=1)
+    assert np.allclose(d, 0, atol=1e-6)                        # each query is in the bank
+    assert bank.neighbours(q[:1], 1)[0][0][0] == "d0"
+    emb = np.repeat(np.eye(2), 3, axis=0)                      # two groups of three identical windows
+    s = np.array([0, 0, 0.9, 1, 1, 1.0])
+    assert np.allclose(knn.window_refine(s, emb, 3), [0.3, 0.3, 0.3, 1, 1, 1])
+    r = knn.softmax_refine(s, emb, 3, tau=0.1)
+    assert np.allclose(r[:3], 0.3) and np.allclose(r[3:], 1.0)
+    with pytest.raises(ValueError):
+        knn.window_refine(s[:2], emb, 2)
