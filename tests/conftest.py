@@ -31,3 +31,28 @@ def vadkit_home(tmp_path, monkeypatch) -> Path:
     for var in ("VADKIT_DATA", "VADKIT_CACHE", "VADKIT_RESULTS"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+_REHEARSAL_TIMES: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Keep the duration of every full-profile rehearsal test (benchmarks/book_times.py prints the ledger)."""
+    if report.when == "call" and "rehearsal" in report.keywords and report.passed:
+        _REHEARSAL_TIMES[report.nodeid] = round(report.duration, 2)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _REHEARSAL_TIMES:
+        return
+    import json
+
+    from vadkit import paths
+    from vadkit.io_utils import atomic_write_json
+
+    f = paths.results_dir() / "_rehearsals.json"
+    try:
+        old = json.loads(f.read_text()) if f.is_file() else {}
+    except (OSError, ValueError):
+        old = {}
+    atomic_write_json(f, {**old, **_REHEARSAL_TIMES})

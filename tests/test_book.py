@@ -103,3 +103,52 @@ def test_chromium_renders_pages_and_figures(built_book, tmp_path):
         img = np.asarray(Image.open(shot).convert("L"), dtype=float)
         # A rendered page has text and figures: far from a blank (uniform) screenshot.
         assert img.std() > 10, f"{c.name}: screenshot looks blank (std {img.std():.1f})"
+
+
+_PAGE_CHECK = """
+<script>
+window.addEventListener('load', function () {
+  var pres = Array.from(document.querySelectorAll('div.cell_input pre, div.highlight pre'));
+  var wide = pres.filter(function (p) { return p.scrollWidth > p.clientWidth + 2; })
+                 .map(function (p) { return p.textContent.split('\\n').sort(function (a, b) {
+                        return b.length - a.length; })[0].slice(0, 120); });
+  var text = document.body.innerText;
+  var nones = (text.match(/^\\s*\\w+ = None\\s*$/gm) || []).length;
+  var out = {wide: wide, nones: nones, injected: text.indexOf('# Parameters') >= 0,
+             record_dump: /\\{'chapter': |'versions': \\{/.test(text),
+             warnings: (text.match(/(UserWarning|FutureWarning|DeprecationWarning|No pretrained weights)[^\\n]{0,80}/g)
+                        || []).slice(0, 3)};
+  document.body.setAttribute('data-vadkit-check', JSON.stringify(out));
+});
+</script>
+"""
+
+
+def test_pages_read_like_a_book(built_book, tmp_path):
+    """In headless Chromium: no wall of `name = None`, no papermill cell, no record dump, no library warnings,
+    and every code block fits the page width (no horizontal scrolling)."""
+    import html as html_mod
+    import json
+
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI (scripts/system_deps.sh installs it)")
+        pytest.skip("chromium not installed")
+    problems = {}
+    for c in built_book.chapters:
+        page = built_book.html_dir / f"{c.name}.html"
+        probe = page.with_name(f".check-{c.name}.html")
+        probe.write_text(page.read_text().replace("</body>", _PAGE_CHECK + "</body>"))
+        try:
+            dom = _dom(browser, probe.as_uri(), tmp_path / "p")
+        finally:
+            probe.unlink()
+        m = re.search(r'data-vadkit-check="([^"]*)"', dom)
+        assert m, f"{c.name}: the page check did not run"
+        res = json.loads(html_mod.unescape(m.group(1)))
+        bad = {k: v for k, v in res.items() if v and not (k == "nones" and v < 3)}
+        if bad:
+            problems[c.name] = bad
+    assert not problems, problems
+

@@ -51,41 +51,92 @@ def _split(name, n, rng, protos):
     return DatasetAnnotations("fake", anns, tuple(CLASSES)), _FakeStore(feats)
 
 
+class _Store(_FakeStore):
+    def __init__(self, feats, name):
+        super().__init__(feats)
+        from pathlib import Path
+
+        self.root = Path("/nonexistent") / name
+
+
 @pytest.fixture(scope="module")
 def data():
-    from vadkit.chapters.vadclip import ChapterData
+    from vadkit.experiment.data import FeatureSet, Splits
+    from vadkit.experiment.recipes.dual_branch import ChapterData
 
     rng = np.random.default_rng(0)
     protos = {c: rng.normal(scale=2.0, size=16).astype("f4") for c in CLASSES[1:]}
     (tr, st), (va, sv), (te, ste) = (_split(n, k, rng, protos) for n, k in (("train", 32), ("val", 12), ("test", 16)))
-    d = ChapterData(tr, va, te, {"train": st, "val": sv, "test": ste}, CLASSES, _FakeClip(), 16)
+    splits = Splits(tr, va, te, None, "fake", "the dataset's 'val' split", "frame")
+    feats = FeatureSet({"train": _Store(st.feats, "tr"), "val": _Store(sv.feats, "va"), "test": _Store(ste.feats, "te")},
+                       _FakeClip(), 16, 16)
+    d = ChapterData(splits, feats, CLASSES)
     d.texts["explanation"] = {v: rng.normal(size=16).astype("f4") for s in (tr, va, te) for v in s}
     return d
 
 
-def test_run_variant_selects_on_val_and_caches(data, tmp_path, monkeypatch):
-    from vadkit.chapters.vadclip import Variant, VadCLIPConfig, run_variant, summarize
+def _cfg(**kw):
+    from vadkit.chapters.vadclip import VadCLIPConfig
+
+    base = dict(max_len=32, window=4, epochs=6, lr=3e-3, milestones=[5], batch_size=8)
+    return VadCLIPConfig.resolve("smoke", **{**base, **kw})
+
+
+def test_runner_selects_on_val_caches_and_stores_predictions(data, tmp_path, monkeypatch):
+    from vadkit.experiment.recipes.dual_branch import Variant, train_seeds
+    from vadkit.experiment.reporting import summarize
+    from vadkit.experiment.runner import load_predictions, predictions_dir
 
     monkeypatch.setenv("VADKIT_HOME", str(tmp_path))
-    cfg = VadCLIPConfig.resolve("smoke", max_len=32, window=4, epochs=6, lr=3e-3, milestones=[5], batch_size=8)
+    cfg = _cfg()
     v = Variant("cls + text", class_mode="cls", text_source="explanation", visual_prompt=False, fusion="concat")
-    r = run_variant(v, data, cfg, seed=0)
-    assert not r["cached"] and r["coarse_variant"] in ("coarse", "align_anomaly")
-    assert r["best_epoch"] == int(np.argmax([h["val"] for h in r["history"]]))
-    assert r["test"]["selected/auc_o"] > 0.7                   # the planted anomalies are easy
-    assert 0 <= r["test"]["map/avg"] <= 1
-    assert set(r["preds"]) == set(data.test)
-    r2 = run_variant(v, data, cfg, seed=0)
-    assert r2["cached"] and r2["test"] == r["test"]
+    (r,) = train_seeds(v, data, cfg, seeds=[0])
+    assert r.ok and not r.cached and r.selected in ("coarse", "align_anomaly")
+    assert r.best_epoch == int(np.argmax([h["val"] for h in r.history]))
+    assert r.test["selected/auc_o"] > 0.7                   # the planted anomalies are easy
+    assert 0 <= r.test["map/avg"] <= 1
+    assert set(r.predictions) == set(data.test)
+    (r2,) = train_seeds(v, data, cfg, seeds=[0])
+    assert r2.cached and r2.test == r.test
     s = summarize([r, r2], ["coarse/auc_o"])
     assert s["coarse/auc_o"][1] == 0.0
+    back = load_predictions(predictions_dir(cfg.CHAPTER, "smoke") / "cls_+_text" / "seed0")
+    vid = next(iter(data.test))
+    assert np.allclose(back[vid].scores["coarse"], r.predictions[vid].scores["coarse"], atol=1e-6)
+    assert np.allclose(back[vid].class_probs, r.predictions[vid].class_probs, atol=1e-6)
+
+
+def test_a_failing_seed_is_recorded_and_the_others_run(data, tmp_path, monkeypatch):
+    from vadkit.experiment.recipes.dual_branch import Variant, train_seeds
+
+    monkeypatch.setenv("VADKIT_HOME", str(tmp_path))
+    v = Variant("laam without phrases", class_mode="laam", visual_prompt=False)   # no LAAM embeddings: fails
+    runs = train_seeds(v, data, _cfg(epochs=1), seeds=[0, 1])
+    assert [r.ok for r in runs] == [False, False]
+    assert runs[0].error.type == "ValueError" and "LAAM" in runs[0].error.message
+
+
+def test_video_level_validation_when_validation_has_no_frame_labels(data, tmp_path, monkeypatch):
+    import dataclasses
+
+    from vadkit.experiment.recipes.dual_branch import ChapterData, Variant, train_seeds
+
+    monkeypatch.setenv("VADKIT_HOME", str(tmp_path))
+    weak = ChapterData(dataclasses.replace(data.splits, val_criterion="video"), data.features, data.classes,
+                       dict(data.texts))
+    (r,) = train_seeds(Variant("VadCLIP-cls", class_mode="cls", visual_prompt=False), weak, _cfg(), seeds=[0])
+    assert r.ok
+    from vadkit.experiment.evaluation import video_level_auc
+
+    preds = r.predictions
+    assert 0 <= video_level_auc(preds, data.test, r.selected) <= 1
+    assert all(np.isfinite(h["val"]) for h in r.history)
 
 
 def test_random_baseline_and_multi_hot(data):
-    from vadkit.chapters.vadclip import VadCLIPConfig, multi_hot, random_baseline_map
+    from vadkit.experiment.recipes.dual_branch import multi_hot, random_baseline_map
 
-    cfg = VadCLIPConfig.resolve("smoke")
-    m = random_baseline_map(data.test, CLASSES, cfg)
+    m = random_baseline_map(data, _cfg())
     assert 0 <= m["avg"] <= 1
     ann = next(a for a in data.train.values() if a.is_anomalous)
     y = multi_hot(ann, CLASSES)

@@ -140,14 +140,35 @@ class Run:
         self.record["notes"][key] = text
         self._flush()
 
-    def finish(self, status: str = "ok") -> dict[str, Any]:
+    def finish(self, status: str = "ok") -> "FinishedRun":
+        """Close the run; returns the record (a dict) whose display in a notebook is one sentence."""
         self.record["status"] = status
         self.record["finished"] = _now()
         self.record["wall_time_s"] = round(time.perf_counter() - self._t0, 3)
         self._flush()
         stamp = self.record["finished"].replace(":", "").replace("+", "_")
         atomic_write_json(self.root / self.chapter / "history" / f"{self.profile}-{stamp}.json", self.record)
-        return self.record
+        return FinishedRun(self.record, self.path)
+
+
+class FinishedRun(dict):
+    """A finished run's record; shown in a notebook as one sentence instead of the whole record."""
+
+    def __init__(self, record: dict, path: Path):
+        super().__init__(record)
+        self.path = path
+
+    def sentence(self) -> str:
+        n_m, n_t = len(self.get("metrics", {})), len(self.get("tables", {}))
+        return (f"{self['chapter']} ({self['profile']}) finished in {self['wall_time_s']:.0f} s: {n_m} metrics and "
+                f"{n_t} tables written to the results registry ({self.path.name} under "
+                f"{self.path.parent.parent}).")
+
+    def __repr__(self) -> str:
+        return self.sentence()
+
+    def _repr_markdown_(self) -> str:
+        return f"*{self.sentence()}*"
 
 
 def load(chapter: str, profile: str = "smoke", root: Path | None = None) -> dict[str, Any] | None:

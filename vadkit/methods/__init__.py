@@ -1,4 +1,7 @@
-"""Methods: classical baselines and trained VLM methods (VadCLIP, Ex-VAD).
+"""Methods: one module per paper or baseline; they take tensors and plain settings, never experiment types.
+
+Training loops use :mod:`vadkit.trainer`; the experiment layer (:mod:`vadkit.experiment`) runs them.
+
 
 * :mod:`~vadkit.methods.classical` - frame difference and optical-flow baselines (chapter 00);
 * :mod:`~vadkit.methods.lgt_adapter` - VadCLIP's local (windowed Transformer) + global (GCN) temporal adapter;
@@ -6,6 +9,7 @@
 * :mod:`~vadkit.methods.prompt_learning` - learnable prompts, fixed and label-augmented class embeddings;
 * :mod:`~vadkit.methods.vadclip` - the dual-branch network shared by VadCLIP and Ex-VAD, its loss and inference;
 * :mod:`~vadkit.methods.ex_vad` - Ex-VAD's AEGM (captions -> cleaned captions -> LLM explanation), MADM, LAAM;
-* :mod:`~vadkit.methods.training` - the shared train/validate loop, train-or-load cache, multi-seed runner;
+* :mod:`~vadkit.methods.sequences` - snippet-feature sequences: items, padding/sampling, balanced batches;
+* :mod:`~vadkit.methods.knn` - kNN banks and their three uses (MLLM-EVAD, LAVAD, VERA);
 * :mod:`~vadkit.methods.flops` - parameters / MACs / time per frame (Ex-VAD Table 7).
 """

@@ -36,17 +36,23 @@ def clean_captions(frame_embeds: torch.Tensor, caption_embeds: torch.Tensor) -> 
     return (f @ c.T).argmax(-1).tolist()
 
 
-def aegm_captions(video_path, num_frames: int, n: int, captioner, clip, prompt: str | None = None) -> dict:
+def aegm_captions(video_path, num_frames: int, n: int, captioner, clip, prompt: str | None = None,
+                  cache=None) -> dict:
     """Caption ``n`` uniformly sampled frames and clean them (AEGM, first half).
 
+    Captions go through the model-call cache (:func:`vadkit.models.calls.cached_captions`, keyed by the captioner's
+    identity, the prompt and each frame's pixels); the frames of one video are captioned as one batch.
     Returns ``{"frames": [idx], "captions": [str], "cleaned": [str]}`` (``cleaned[i]`` is frame ``i``'s caption
     after Eq. 2).
     """
     from vadkit.data.video import VideoReader, uniform_indices
+    from vadkit.models.calls import cached_captions
 
     idx = uniform_indices(int(num_frames), n)
     frames = VideoReader(video_path).get_frames(idx)
-    caps = [str(c).strip() for c in captioner.caption(frames, prompt=prompt)]
+    got = cached_captions(captioner, {int(i): f for i, f in zip(idx, frames)}, prompt, cache,
+                          batch_size=len(frames), progress=False)
+    caps = [got[int(i)] for i in idx]
     if len(caps) != len(idx):
         raise VadkitError(f"{video_path}: captioner returned {len(caps)} captions for {len(idx)} frames")
     with torch.no_grad():
@@ -65,47 +71,51 @@ def explanation_prompt(cleaned: Sequence[str]) -> str:
     return AEGM_EXPLANATION_PROMPT.format(captions=format_captions(dedup))
 
 
-def generate_explanations(annotations, captioner, clip, llm, cache_dir: Path, n_frames: int = 16,
+def generate_explanations(annotations, captioner, clip, llm, cache=None, n_frames: int = 16,
                           caption_prompt: str | None = None, gen_config=None) -> tuple[dict, dict]:
     """AEGM over a dataset. Returns ``({video_id: {"captions", "cleaned", "frames", "explanation", "prompt"}},
     {video_id: error})``.
 
-    Captions are cached per video (``<cache_dir>/captions/<captioner>/<n>/<video_id>.json``, atomic); the LLM
-    outputs go through :func:`vadkit.models.cached_generate`, which keys them by prompt and model id, so a
-    re-run regenerates nothing. A video that fails (unreadable file, captioner error) is recorded and skipped.
+    Every model call goes through the one model-call cache ``cache`` (a
+    :class:`~vadkit.models.calls.ModelCallCache` or its root; ``None`` = the default): captions keyed by captioner
+    identity, prompt and pixels; the cleaned record of a video by captioner + CLIP identity, ``n_frames``, prompt and
+    the video file's fingerprint; explanations by LLM identity, prompt and decoding settings. A re-run makes no new
+    model call. A video that fails (unreadable file, captioner error) is recorded and skipped.
     """
     from tqdm.auto import tqdm
 
-    from vadkit.io_utils import atomic_write_json, content_hash
+    from vadkit.features.provenance import source_fingerprint
+    from vadkit.identity import cache_key, producer, read_json_entry, write_json_entry
     from vadkit.models import cached_generate
+    from vadkit.models.calls import ModelCallCache, _identity_of
 
-    cache_dir = Path(cache_dir)
-    cap_dir = cache_dir / "captions" / content_hash({"captioner": getattr(captioner, "name", str(captioner)),
-                                                      "clip": getattr(clip, "name", str(clip)),
-                                                      "n": n_frames, "prompt": caption_prompt})
+    cache = cache if isinstance(cache, ModelCallCache) else ModelCallCache(cache)
+    ids = {"captioner": _identity_of(captioner), "clip": _identity_of(clip), "n": n_frames, "prompt": caption_prompt}
     out, errors = {}, {}
     for ann in tqdm(list(annotations.values()), desc="AEGM captions", leave=False):
-        path = cap_dir / f"{ann.video_id}.json"
         try:
-            if path.is_file():
-                rec = json.loads(path.read_text())
-            else:
-                if ann.video_path is None or not ann.num_frames:
-                    raise VadkitError(f"{ann.video_id}: no readable video file / frame count")
-                rec = aegm_captions(ann.video_path, ann.num_frames, n_frames, captioner, clip, caption_prompt)
-                atomic_write_json(path, rec)
+            if ann.video_path is None or not ann.num_frames:
+                raise VadkitError(f"{ann.video_id}: no readable video file / frame count")
+            key = cache_key(producer("model-calls"), kind="aegm-record", video=source_fingerprint(ann.video_path),
+                            num_frames=int(ann.num_frames), **ids)
+            path = cache.root / "aegm" / key[:2] / f"{key}.json"
+            rec = read_json_entry(path)
+            if rec is None:
+                rec = aegm_captions(ann.video_path, ann.num_frames, n_frames, captioner, clip, caption_prompt, cache)
+                write_json_entry(path, rec)
+            rec = {k: rec[k] for k in ("frames", "captions", "cleaned")}
             out[ann.video_id] = rec
         except (VadkitError, OSError, ValueError) as err:
             errors[ann.video_id] = f"{type(err).__name__}: {err}"
     prompts = {vid: explanation_prompt(rec["cleaned"]) for vid, rec in out.items()}
-    texts = cached_generate(llm, prompts, cache_dir / "explanations", gen_config)
+    texts = cached_generate(llm, prompts, cache, gen_config)
     for vid, rec in out.items():
         rec["prompt"] = prompts[vid]
         rec["explanation"] = texts.get(vid)
     return out, errors
 
 
-def label_phrases(llm, classnames: Sequence[str], m: int, cache_dir: Path, gen_config=None) -> tuple[dict, dict]:
+def label_phrases(llm, classnames: Sequence[str], m: int, cache_dir=None, gen_config=None) -> tuple[dict, dict]:
     """LAAM step 1: ``m`` descriptive phrases per label from the LLM (cached), parsed strictly.
 
     Returns ``({label: [phrases]}, {label: parse error})``; a label whose output cannot be parsed keeps no
@@ -117,7 +127,7 @@ def label_phrases(llm, classnames: Sequence[str], m: int, cache_dir: Path, gen_c
     from vadkit.models.prompts import LAAM_PHRASES_PROMPT
 
     prompts = {c: LAAM_PHRASES_PROMPT.format(label=c.replace("_", " "), m=m) for c in classnames}
-    texts = cached_generate(llm, prompts, Path(cache_dir) / "laam_phrases", gen_config)
+    texts = cached_generate(llm, prompts, cache_dir, gen_config)
     phrases, errors = {}, {}
     for c in classnames:
         try:
@@ -162,3 +172,35 @@ def encode_snippet_captions(clip, records: dict, num_snippets: dict[str, int], s
         nearest = np.abs(centres[:, None] - frames[None, :]).argmin(1)
         out[vid] = emb[nearest]
     return out
+
+
+def variants(fusion: str, topk_phrases: int, topk_sweep) -> dict:
+    """Every trained configuration of the Ex-VAD chapter, by table row name (:class:`~vadkit.methods.vadclip.Variant`).
+
+    VadCLIP and Ex-VAD (no visual prompt: Ex-VAD's Fig. 2 has none), Table 4's module ablation (visual only / +
+    captions / + explanation / + LAAM = Ex-VAD), Table 5 (captions instead of the explanation, with LAAM), Table 6's
+    label prompts (all with the explanation text; "[CLS]" is "+ explanation") and Fig. 4's k sweep.
+    """
+    from vadkit.methods.vadclip import Variant
+
+    f = fusion
+    v = {
+        "VadCLIP": Variant("VadCLIP", class_mode="learnable", visual_prompt=True),
+        "Ex-VAD": Variant("Ex-VAD", class_mode="laam", text_source="explanation", visual_prompt=False, fusion=f,
+                          topk_phrases=topk_phrases),
+        "visual only": Variant("visual only", class_mode="cls", visual_prompt=False),
+        "+ captions": Variant("+ captions", class_mode="cls", text_source="captions", visual_prompt=False, fusion=f),
+        "+ explanation": Variant("+ explanation", class_mode="cls", text_source="explanation", visual_prompt=False,
+                                 fusion=f),
+        "captions + LAAM": Variant("captions + LAAM", class_mode="laam", text_source="captions", visual_prompt=False,
+                                   fusion=f, topk_phrases=topk_phrases),
+        "a video of [CLS]": Variant("a video of [CLS]", class_mode="a_video_of", text_source="explanation",
+                                    visual_prompt=False, fusion=f),
+        "learnable prompt": Variant("learnable prompt", class_mode="learnable", text_source="explanation",
+                                    visual_prompt=False, fusion=f),
+    }
+    for k in topk_sweep:
+        if k != topk_phrases:
+            v[f"k={k}"] = Variant(f"k={k}", class_mode="laam", text_source="explanation", visual_prompt=False,
+                                  fusion=f, topk_phrases=k)
+    return v

@@ -202,3 +202,117 @@ def predict_videos(model: DualBranchVAD, feats: dict, texts: dict | None = None,
         p = torch.cat(probs[v]).numpy()
         res[v] = {"coarse": torch.cat(coarse[v]).numpy(), "align_anomaly": 1.0 - p[:, 0], "class_probs": p}
     return res
+
+
+# ---------------------------------------------------------------- variants and builders ------------------------
+
+@dataclass
+class Variant:
+    """One trained configuration of the dual-branch network (the rows of chapters 11 and 12's tables).
+
+    ``class_mode``: ``learnable`` (VadCLIP's prompt), ``cls`` (``"[CLS]"``), ``a_video_of`` or ``laam`` (Ex-VAD's
+    label-augmented embeddings with ``topk_phrases``); ``text_source``: ``None`` (visual only), ``explanation`` or
+    ``captions``, fused by ``fusion`` (``add`` | ``concat``).
+    """
+
+    name: str
+    class_mode: str = "learnable"
+    text_source: str | None = None
+    visual_prompt: bool = True
+    fusion: str = "add"
+    topk_phrases: int = 4
+    use_fine: bool = True
+
+
+def make_class_source(variant: Variant, clip, classnames, n_prefix: int, n_postfix: int, laam: dict | None = None):
+    """The class-embedding module ``() -> [C, D]`` of ``variant`` (``clip``: a frozen CLIP backend)."""
+    from vadkit.methods.prompt_learning import FixedClassEmbeddings, LearnablePrompt, TextEncoderHooks
+
+    names = [c.replace("_", " ") for c in classnames]
+    if variant.class_mode == "learnable":
+        return LearnablePrompt(TextEncoderHooks.from_clip(clip), names, n_prefix, n_postfix)
+    if variant.class_mode in ("cls", "a_video_of"):
+        template = "{}" if variant.class_mode == "cls" else "a video of {}"
+        with torch.no_grad():
+            emb = clip.encode_texts([template.format(n) for n in names])
+        return FixedClassEmbeddings(emb)
+    if variant.class_mode == "laam":
+        if not laam or variant.topk_phrases not in laam:
+            raise ValueError(f"variant {variant.name!r} needs LAAM embeddings for k={variant.topk_phrases}")
+        return FixedClassEmbeddings(laam[variant.topk_phrases])
+    raise ValueError(f"unknown class_mode {variant.class_mode!r}")
+
+
+def build_dual_branch(variant: Variant, clip, classnames, in_dim: int, arch: DualBranchConfig, *, n_prefix: int,
+                      n_postfix: int, laam: dict | None = None) -> DualBranchVAD:
+    """A :class:`DualBranchVAD` for ``variant`` on ``in_dim`` features, on the frozen CLIP's device."""
+    clip_dim = int(getattr(clip, "embed_dim", in_dim))
+    if arch.width != clip_dim:
+        raise ValueError(f"width {arch.width} must equal the CLIP embedding width {clip_dim} (the alignment map "
+                         "compares visual features with CLIP text embeddings)")
+    arch = DualBranchConfig(**{**arch.__dict__, "visual_prompt": variant.visual_prompt,
+                               "text_fusion": variant.fusion if variant.text_source else "none"})
+    model = DualBranchVAD(in_dim, make_class_source(variant, clip, classnames, n_prefix, n_postfix, laam), arch,
+                          text_dim=clip_dim)
+    # same device as the frozen CLIP (the learnable prompt runs through its text tower): CPU smoke, GPU full
+    return model.to(getattr(clip, "device", None) or "cpu")
+
+
+# ---------------------------------------------------------------- cost (Ex-VAD Table 7) ------------------------
+
+class OpenClipTextTower:
+    """A randomly initialised open_clip text tower with the real architecture (for cost measurements only)."""
+
+    def __init__(self, arch: str = "ViT-B-16"):
+        import open_clip
+
+        self.model = open_clip.create_model(arch, pretrained=None)
+        self.model.visual = None                       # only the text tower is needed
+        self.model.eval().requires_grad_(False)
+        self.tokenizer = open_clip.get_tokenizer(arch)
+        self.embed_dim = int(self.model.text_projection.shape[1])
+
+    def tokenize(self, texts):
+        return self.tokenizer(list(texts))
+
+    @torch.no_grad()
+    def encode_texts(self, texts, normalize: bool = True):
+        e = self.model.encode_text(self.tokenize(texts))
+        return F.normalize(e, dim=-1) if normalize else e
+
+
+def cost_of(model, seq_len: int, in_dim: int, text_dim: int | None, snippet_len: int = 16, repeats: int = 3) -> dict:
+    """Trainable params, MACs and time per frame of one forward pass on ``[1, seq_len, in_dim]`` random inputs."""
+    from vadkit.methods.flops import cost_report
+
+    x = torch.randn(1, seq_len, in_dim)
+    lengths = torch.tensor([seq_len])
+    text = torch.randn(1, text_dim) if text_dim else None
+    return cost_report(model, (x, lengths, text), frames=seq_len * snippet_len, repeats=repeats)
+
+
+def paper_dim_models(classes, window: int = 8) -> dict[str, DualBranchVAD]:
+    """VadCLIP and Ex-VAD at the paper's dims (ViT-B/16 width 512, sequence 256, 2 local layers), random weights.
+
+    VadCLIP's learnable prompt runs through a ViT-B/16-architecture text tower (frozen, so not counted as trainable,
+    but its MACs are part of every forward pass, as in the reference model); Ex-VAD's label embeddings are
+    precomputed once (LAAM), so its forward pass has no text tower.
+    """
+    from vadkit.methods.prompt_learning import FixedClassEmbeddings, LearnablePrompt, TextEncoderHooks
+    from vadkit.models.clip import encode_text_embeddings
+
+    text = OpenClipTextTower()
+    hooks = TextEncoderHooks(text.tokenize, text.model.token_embedding,
+                             lambda e, i: encode_text_embeddings(text.model, e, i))
+    names = [c.replace("_", " ") for c in classes]
+    vad = DualBranchVAD(512, LearnablePrompt(hooks, names, 10, 10),
+                        DualBranchConfig(width=512, max_len=256, window=window, layers=2, visual_prompt=True))
+    ex = DualBranchVAD(512, FixedClassEmbeddings(text.encode_texts(names)),
+                       DualBranchConfig(width=512, max_len=256, window=window, layers=2, visual_prompt=False,
+                                        text_fusion="concat"), text_dim=512)
+    return {"VadCLIP": vad, "Ex-VAD": ex}
+
+
+#: UCF-Crime's 13 anomaly classes (normal first): the class count of the paper-dim cost models.
+UCF_CLASSES = ["normal", "abuse", "arrest", "arson", "assault", "burglary", "explosion", "fighting",
+               "road accidents", "robbery", "shooting", "shoplifting", "stealing", "vandalism"]

@@ -129,6 +129,25 @@ def _failure_banner(nb_path: Path, error: str) -> None:
     nbformat.write(nb, nb_path)
 
 
+def prepare_for_book(nb_path: Path) -> None:
+    """Make an executed notebook read like a book page.
+
+    Papermill's injected-parameters cell and the tagged parameters cell are removed from the page (the chapter shows
+    the values in effect as a table instead); ``remove-cell`` is the Jupyter Book tag for that.
+    """
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if ("injected-parameters" in tags or "parameters" in tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+            changed = True
+    if changed:
+        nbformat.write(nb, nb_path)
+
+
 def write_toc(src: Path, chapter_stems: list[str]) -> None:
     pages = [p[:-3] for p in STATIC_PAGES[1:] if (src / p).exists()]
     toc = {
@@ -166,6 +185,8 @@ def build_book(profile: str = "smoke", only: list[str] | None = None, *, execute
             chapter_params = {k: v for k, v in (parameters or {}).items() if k in declared}
             res = run_notebook(nb, out, profile=profile, parameters=chapter_params, timeout=timeout)
             echo(f"    {'ok' if res.ok else 'FAILED'} in {res.wall_time_s:.1f} s" + (f": {res.error.splitlines()[0]}" if res.error else ""))
+            if out.exists():
+                prepare_for_book(out)
             if not res.ok and out.exists():
                 _failure_banner(out, res.error or "")
         else:

@@ -1,0 +1,9 @@
+"""Recipes: the glue between one method family in :mod:`vadkit.methods` and the experiment layer.
+
+A recipe turns a chapter's config into the runner's :class:`~vadkit.experiment.runner.Method` (data -> tensors ->
+the method -> :class:`~vadkit.experiment.types.VideoPrediction`) and builds the method's tables. Chapters import
+recipes, never each other; recipes import :mod:`vadkit.methods` and the rest of :mod:`vadkit.experiment`.
+
+* :mod:`.dual_branch` - VadCLIP's dual-branch network on frozen CLIP snippet features (chapters 11 and 12);
+* :mod:`.ex_vad` - Ex-VAD's text pipeline (AEGM, LAAM) on top of :mod:`.dual_branch` (chapter 12).
+"""

@@ -1,0 +1,441 @@
+"""Recipe: VadCLIP's dual-branch network on frozen CLIP snippet features (chapters 11 and 12).
+
+* :class:`DualBranchChapterConfig` - the fields chapters 11 and 12 share (data, features, network, training,
+  conventions), each with its paper / official-code value;
+* :func:`prepare` - splits, frozen CLIP, snippet features, class vocabulary -> :class:`ChapterData`;
+* :class:`DualBranchMethod` - one :class:`~vadkit.methods.vadclip.Variant` as the runner's method: items from the
+  feature stores, :func:`vadkit.trainer.fit` with VadCLIP's balanced batches and MultiStepLR, batched prediction of
+  both coarse streams (classifier ``coarse``, alignment ``align_anomaly`` = 1 - p(normal)) and the class
+  probabilities; the stream is chosen on validation;
+* :func:`train_seeds` - :func:`vadkit.experiment.runner.run_seeds` for a variant;
+* tables: :func:`coarse_table` (Table 3 analogue), :func:`map_table` (Tables 1-2), :func:`cost_table` (Table 7),
+  :func:`feature_probe` and :func:`reading` (the references a smoke number is read against).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from vadkit.errors import VadkitError
+from vadkit.experiment import evaluation as ev
+from vadkit.experiment.chapter import ExperimentConfig, param
+from vadkit.experiment.data import FeatureSet, Splits, class_names, frame_gt, load_features, load_splits
+from vadkit.experiment.reporting import fmt, summarize
+from vadkit.experiment.runner import predictions_dir, run_seeds
+from vadkit.experiment.types import SeedRun, VideoPrediction
+from vadkit.methods.vadclip import Variant
+
+__all__ = ["DualBranchChapterConfig", "ChapterData", "prepare", "DualBranchMethod", "train_seeds", "Variant",
+           "frame_gt"]
+
+COARSE_STREAMS = ("coarse", "align_anomaly")
+MAP_KEYS = [f"map/mAP@{t}" for t in ev.IOUS] + ["map/avg"]
+COARSE_KEYS = ["coarse/auc_o", "coarse/ap", "align_anomaly/auc_o", "align_anomaly/ap", "selected/auc_o",
+               "selected/ap"]
+
+
+@dataclass
+class DualBranchChapterConfig(ExperimentConfig):
+    """Fields of chapters 11 and 12 (smoke defaults; each chapter's ``FULL`` holds the full profile)."""
+
+    clip: str = param("zoo:tiny-clip", paper="ViT-B/16 (OpenAI CLIP)", note="frozen image encoder")
+    snippet_len: int = param(16, paper=16)
+    feature_batch_size: int = param(64, show=False)
+    max_len: int = param(32, paper=256, code=256, note="snippets per training sequence")
+    width: int = param(0, paper=512, note="0 = the CLIP embedding width")
+    window: int = param(8, paper="8 (UCF) / 64 (XD)", code="8 / 64", note="local attention window")
+    layers: int = param(1, paper=2, code="2 (UCF) / 1 (XD)", note="local Transformer layers")
+    heads: int = param(1, paper=1, code=1)
+    n_prefix: int = param(4, paper=10, code=10, note="learnable prompt context tokens before the class name")
+    n_postfix: int = param(4, paper=10, code=10)
+    epochs: int = param(8, paper=10, code=10)
+    lr: float = param(1e-3, paper="2e-5 (UCF) / 1e-5 (XD)", code="2e-5 / 1e-5", note="AdamW")
+    milestones: list[int] = param([6], paper="4, 8", code="4, 8 (UCF) / 3, 6, 10 (XD)", note="MultiStepLR, gamma 0.1")
+    batch_size: int = param(16, paper=64, note="half normal, half abnormal videos per step")
+    steps_per_epoch: int = param(0, show=False, note="0 = one pass over the larger of normal / abnormal videos")
+    tau: float = param(0.07, paper=0.07, code=0.07, note="MIL-Align temperature")
+    lam: float = param(1.0, paper="1 (UCF) / 1e-4 (XD)", note="contrastive weight")
+    select_metric: str = param("auc_o", note="validation metric: auc_o (UCF) or ap_step (XD); video-level AUC when "
+                                             "validation videos have no frame labels")
+    gt_convention: str = param("vadclip", note="ground-truth convention (chapter 01)")
+    map_convention: str = param("vadclip", note="mAP@IoU convention: vadclip (faithful) or corrected")
+
+    def eval_settings(self) -> ev.EvalSettings:
+        return ev.EvalSettings(gt_convention=self.gt_convention, map_convention=self.map_convention,
+                               snippet_len=self.snippet_len)
+
+
+# ---------------------------------------------------------------- data -----------------------------------------
+
+@dataclass
+class ChapterData:
+    """Splits, features, class names and the frozen CLIP; ``texts[source][video_id]`` for text fusion."""
+
+    splits: Splits
+    features: FeatureSet
+    classes: list[str]
+    texts: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def train(self):
+        return self.splits.train
+
+    @property
+    def val(self):
+        return self.splits.val
+
+    @property
+    def test(self):
+        return self.splits.test
+
+    @property
+    def clip(self):
+        return self.features.clip
+
+    @property
+    def feature_dim(self) -> int:
+        return self.features.dim
+
+    @property
+    def stores(self) -> dict:
+        return self.features.stores
+
+    def split(self, name: str):
+        return self.splits.split(name)
+
+
+def prepare(cfg: DualBranchChapterConfig) -> ChapterData:
+    """Load the splits, the frozen CLIP and the (cached) snippet features of every split."""
+    splits = load_splits(cfg.data_settings(), list_dir=predictions_dir(cfg.CHAPTER, cfg.profile).parent)
+    feats = load_features(splits, cfg.clip, snippet_len=cfg.snippet_len, batch_size=cfg.feature_batch_size,
+                          threads=cfg.threads)
+    return ChapterData(splits, feats, class_names(splits.train, splits.val, splits.test))
+
+
+def describe_data(cfg, data: ChapterData) -> str:
+    multi = sum(1 for s in ("train", "val", "test") for a in data.split(s).values() if len(a.classes) > 1)
+    src = "SynthVAD smoke splits (procedural)" if cfg.dataset == "synthvad" else cfg.dataset
+    n = {s: len(data.split(s)) for s in ("train", "val", "test")}
+    return (f"{src}: {n['train']} train / {n['val']} val / {n['test']} test videos, {len(data.classes) - 1} "
+            f"abnormal classes, {multi} multi-label videos; {cfg.clip} features every {cfg.snippet_len} frames")
+
+
+def multi_hot(ann, classes: list[str]) -> np.ndarray:
+    """Video-level target ``[C]``: its abnormal classes (several for XD-style videos), or ``normal``."""
+    y = np.zeros(len(classes), dtype=np.float32)
+    labels = [c for c in ann.classes if c in classes and c != "normal"] if ann.is_anomalous else []
+    if ann.is_anomalous and not labels:
+        raise VadkitError(f"{ann.video_id}: anomalous video with classes {ann.classes} outside {classes}")
+    for c in labels or ["normal"]:
+        y[classes.index(c)] = 1.0
+    return y
+
+
+def build_items(data: ChapterData, split: str, text_source: str | None = None) -> tuple[list, dict]:
+    """Training items of ``split``; videos without features or text are recorded in the returned failures."""
+    from vadkit.methods.sequences import SequenceItem
+
+    ann, store = data.split(split), data.stores[split]
+    items, failures = [], {}
+    texts = data.texts.get(text_source, {}) if text_source else None
+    for a in ann.values():
+        try:
+            x = np.asarray(store.load(a.video_id), dtype=np.float32)
+            t = None
+            if texts is not None:
+                if a.video_id not in texts:
+                    raise VadkitError(f"{a.video_id}: no {text_source} text features")
+                t = texts[a.video_id]
+            items.append(SequenceItem(a.video_id, x, int(a.is_anomalous), multi_hot(a, data.classes), t))
+        except (VadkitError, OSError, KeyError) as err:
+            failures[a.video_id] = str(err)
+    return items, failures
+
+
+# ---------------------------------------------------------------- the method -----------------------------------
+
+class DualBranchMethod:
+    """One :class:`Variant` of the dual-branch network as a runner method (see the module docstring)."""
+
+    candidates = COARSE_STREAMS
+
+    def __init__(self, variant: Variant, data: ChapterData, cfg: DualBranchChapterConfig, cache_name: str | None = None):
+        self.variant, self.data, self.cfg = variant, data, cfg
+        self.name = variant.name
+        self.cache_name = cache_name or cfg.CHAPTER
+        self.settings = cfg.eval_settings()
+        self._items: tuple[list, dict] | None = None
+
+    # what identifies the trained weights: the variant, the settings that shape training, the data and text inputs
+    def key_fields(self) -> dict:
+        from vadkit.identity import dataset_identity
+
+        c = self.cfg
+        items, _ = self.items()
+        return {"variant": self.variant.__dict__, "clip": c.clip, "snippet_len": c.snippet_len,
+                "arch": self.arch().__dict__, "n_prefix": c.n_prefix, "n_postfix": c.n_postfix, "epochs": c.epochs,
+                "lr": c.lr, "milestones": list(c.milestones), "batch_size": c.batch_size,
+                "steps_per_epoch": c.steps_per_epoch, "tau": c.tau, "lam": c.lam, "select_metric": c.select_metric,
+                "gt_convention": c.gt_convention, "classes": self.data.classes,
+                "train": dataset_identity(self.data.train), "val": dataset_identity(self.data.val),
+                "train_ids": sorted(it.video_id for it in items), "features": self.data.stores["train"].root.name,
+                "text": self.data.extra.get("cache_key")}
+
+    def items(self) -> tuple[list, dict]:
+        if self._items is None:
+            self._items = build_items(self.data, "train", self.variant.text_source)
+        return self._items
+
+    def arch(self):
+        from vadkit.methods.vadclip import DualBranchConfig
+
+        c = self.cfg
+        width = c.width or int(getattr(self.data.clip, "embed_dim", self.data.feature_dim))
+        return DualBranchConfig(width=width, max_len=c.max_len, window=c.window, layers=c.layers, heads=c.heads)
+
+    def build(self, seed: int):
+        from vadkit.methods.vadclip import build_dual_branch
+
+        return build_dual_branch(self.variant, self.data.clip, self.data.classes, self.data.feature_dim, self.arch(),
+                                 n_prefix=self.cfg.n_prefix, n_postfix=self.cfg.n_postfix,
+                                 laam=self.data.extra.get("laam"))
+
+    def fit(self, model, seed: int) -> dict:
+        from vadkit.methods.sequences import balanced_batches, steps_per_epoch
+        from vadkit.methods.vadclip import LossConfig, dual_branch_loss
+        from vadkit.trainer import FitConfig, Schedule, fit
+
+        c = self.cfg
+        items, _ = self.items()
+        lcfg = LossConfig(tau=c.tau, lam=c.lam, use_fine=self.variant.use_fine)
+        steps = steps_per_epoch(items, c.batch_size, c.steps_per_epoch)
+        fcfg = FitConfig(epochs=c.epochs, steps_per_epoch=steps, lr=c.lr, weight_decay=0.01,
+                         schedule=Schedule("multistep", milestones=tuple(c.milestones), gamma=0.1), seed=seed)
+        device = next(model.parameters()).device
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+
+        def batches(epoch):
+            return balanced_batches(items, c.batch_size, steps, rng, c.max_len, device)
+
+        def loss_fn(m, b):
+            out = m(b["x"], b["lengths"], b["text"])
+            return dual_branch_loss(out, b["lengths"], b["binary"], b["multi_hot"], lcfg)
+
+        def validate(m) -> float:
+            preds, _ = self.predict(m, "val")
+            vals = [self.validation_value(preds, k) for k in self.candidates]
+            vals = [v for v in vals if np.isfinite(v)]
+            return max(vals) if vals else float("-inf")
+
+        res = fit(model, batches, loss_fn, fcfg, validate=validate)
+        return {"best_epoch": res.best_epoch, "best_val": res.best_val, "history": res.history}
+
+    def predict(self, model, split: str) -> tuple[dict[str, VideoPrediction], dict[str, str]]:
+        """Predictions for every video of ``split`` (batched); videos without features / text are failures."""
+        from vadkit.methods.vadclip import predict_videos
+
+        src = self.variant.text_source
+        feats, texts, failures = {}, ({} if src else None), {}
+        table = self.data.texts.get(src, {}) if src else None
+        for vid in self.data.split(split):
+            try:
+                feats[vid] = self.data.stores[split].load(vid)
+                if table is not None:
+                    if vid not in table:
+                        raise VadkitError(f"{vid}: no {src} text features")
+                    texts[vid] = table[vid]
+            except (VadkitError, OSError, KeyError) as err:
+                feats.pop(vid, None)
+                failures[vid] = f"{type(err).__name__}: {err}"
+        raw = predict_videos(model, feats, texts, self.cfg.tau)
+        preds = {v: VideoPrediction(v, scores={"coarse": r["coarse"], "align_anomaly": r["align_anomaly"]},
+                                    snippet_len=self.cfg.snippet_len, class_probs=r["class_probs"],
+                                    classes=tuple(self.data.classes))
+                 for v, r in raw.items()}
+        return preds, failures
+
+    def validation_value(self, preds: dict[str, VideoPrediction], stream: str) -> float:
+        if self.data.splits.val_criterion == "video":
+            return ev.video_level_auc(preds, self.data.val, stream)
+        return ev.frame_metrics(preds, self.data.val, stream, self.settings)[self.cfg.select_metric]
+
+    def evaluate(self, preds: dict[str, VideoPrediction], selected: str) -> dict[str, float]:
+        test: dict[str, float] = {}
+        for k in COARSE_STREAMS:
+            m = ev.frame_metrics(preds, self.data.test, k, self.settings)
+            test[f"{k}/auc_o"], test[f"{k}/ap"] = m["auc_o"], m["ap_step"]
+        test["selected/auc_o"], test["selected/ap"] = test[f"{selected}/auc_o"], test[f"{selected}/ap"]
+        if self.variant.use_fine:
+            fm = ev.detection_metrics(preds, self.data.test, self.data.classes, self.settings)
+            test.update({f"map/{k}": v for k, v in fm.items() if not isinstance(v, dict)})
+        return test
+
+
+def train_seeds(variant: Variant, data: ChapterData, cfg: DualBranchChapterConfig, seeds=None,
+                cache_name: str | None = None) -> list[SeedRun]:
+    """Train-or-load ``variant`` for every seed (``cfg.seeds`` by default); failed seeds are recorded in their run."""
+    method = DualBranchMethod(variant, data, cfg, cache_name)
+    return run_seeds(method, list(seeds if seeds is not None else cfg.seeds), cache_name=method.cache_name,
+                     retrain=cfg.retrain, threads=cfg.threads, store=predictions_dir(cfg.CHAPTER, cfg.profile))
+
+
+def selected_run(runs: list[SeedRun]) -> SeedRun:
+    """The seed chosen on validation (best validation value of its selected stream)."""
+    ok = [r for r in runs if r.ok]
+    if not ok:
+        raise VadkitError("no successful seed to choose from")
+    return max(ok, key=lambda r: max(r.val.values()))
+
+
+# ---------------------------------------------------------------- tables ---------------------------------------
+
+def coarse_table(methods: dict[str, list[SeedRun]], dataset_label: str, paper: str = "ex_vad"):
+    """Table 3 analogue: per method ``AUC_O`` and ``AP`` (mean ± std over seeds) for both inference variants."""
+    import pandas as pd
+
+    from vadkit import papers
+
+    t3 = papers.load(paper)["tables"]["table3"]["rows"]
+    rows = []
+    for name, runs in methods.items():
+        s = summarize(runs, COARSE_KEYS)
+        pub = t3.get(name, [None, None])
+        rows.append({"method": name, "data": dataset_label,
+                     "AUC classifier": fmt(s["coarse/auc_o"]), "AUC 1-p(normal)": fmt(s["align_anomaly/auc_o"]),
+                     "AUC val-selected": fmt(s["selected/auc_o"]),
+                     "AP classifier": fmt(s["coarse/ap"]), "AP 1-p(normal)": fmt(s["align_anomaly/ap"]),
+                     "AP val-selected": fmt(s["selected/ap"]),
+                     "paper UCF AUC": pub[0], "paper XD AP": pub[1]})
+    return pd.DataFrame(rows)
+
+
+def map_table(methods: dict[str, list[SeedRun]], random_map: dict | None, dataset_label: str,
+              paper: str = "ex_vad"):
+    """Tables 1-2 analogue: mAP@IoU 0.1..0.5 and AVG (%; mean ± std over seeds), with the random baseline."""
+    import pandas as pd
+
+    from vadkit import papers
+
+    cols = [f"{t}" for t in ev.IOUS] + ["AVG"]
+    rows = []
+    if random_map is not None:
+        rows.append({"method": "Random Baseline", "data": dataset_label,
+                     **{c: f"{100 * random_map[k[4:]]:.2f}" for c, k in zip(cols, MAP_KEYS)}})
+    for name, runs in methods.items():
+        s = summarize(runs, MAP_KEYS)
+        rows.append({"method": name, "data": dataset_label, **{c: fmt(s[k]) for c, k in zip(cols, MAP_KEYS)}})
+    doc = papers.load(paper)["tables"]
+    for ds, key in (("UCF-Crime (paper)", "table1_ucf"), ("XD-Violence (paper)", "table2_xd")):
+        for name in ["Random Baseline"] + list(methods):
+            if name in doc[key]["rows"]:
+                rows.append({"method": name, "data": ds,
+                             **dict(zip(cols, [f"{v:.2f}" for v in doc[key]["rows"][name]]))})
+    return pd.DataFrame(rows)
+
+
+def cost_table(models: dict[str, tuple], snippet_len: int = 16, paper: str = "ex_vad"):
+    """Table 7 analogue. ``models = {row name: (model, seq_len, in_dim, text_dim)}``; paper rows appended."""
+    import pandas as pd
+
+    from vadkit import papers
+    from vadkit.methods.vadclip import cost_of
+
+    rows = []
+    for name, (model, seq, in_dim, text_dim) in models.items():
+        c = cost_of(model, seq, in_dim, text_dim, snippet_len)
+        rows.append({"model": name, "trainable params (M)": round(c["trainable_params"] / 1e6, 3),
+                     "GMACs / forward": round(c["macs"] / 1e9, 3), "ms / frame (CPU)": round(c["time_per_frame_ms"], 4),
+                     "frames / forward": seq * snippet_len})
+    for name, (params_m, ms, gmacs) in papers.load(paper)["tables"]["table7"]["rows"].items():
+        rows.append({"model": f"{name} (paper, A100)", "trainable params (M)": params_m,
+                     "GMACs / forward": gmacs, "ms / frame (CPU)": None, "ms / frame (paper GPU)": ms,
+                     "frames / forward": None})
+    return pd.DataFrame(rows)
+
+
+def feature_probe(data: ChapterData, cfg) -> "pd.DataFrame | None":
+    """How much anomaly information the frozen features carry: a fully supervised linear probe.
+
+    A logistic regression is fitted on *train* snippet features with snippet labels taken from the frame-level
+    ground truth (a snippet is anomalous when most of its 16 frames are), then scored on every split under the
+    chapter's ground-truth convention. It sees labels the weakly supervised methods never see, so its AUC is a
+    rough ceiling for what a per-snippet readout of these features can reach, not a competitor. Returns ``None``
+    when the training split has no temporal ground truth (real UCF-Crime / XD-Violence training videos).
+    """
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    X, Y = [], []
+    for vid, ann in data.train.items():
+        if ann.frame_labels is None:
+            return None
+        f = np.asarray(data.stores["train"].load(vid))
+        fl = np.asarray(ann.frame_labels)
+        X.append(f)
+        Y.append([fl[t * cfg.snippet_len:(t + 1) * cfg.snippet_len].mean() > 0.5 for t in range(len(f))])
+    X, Y = np.concatenate(X), np.concatenate(Y).astype(int)
+    if Y.min() == Y.max():
+        return None
+    probe = LogisticRegression(max_iter=3000).fit(X, Y)
+    rows = []
+    settings = cfg.eval_settings()
+    for split in ("train", "val", "test"):
+        preds = {v: VideoPrediction(v, scores={"probe": probe.predict_proba(np.asarray(data.stores[split].load(v)))[:, 1]})
+                 for v in data.split(split)}
+        m = ev.frame_metrics(preds, data.split(split), "probe", settings)
+        rows.append({"split": split, "probe AUC_O": 100 * m["auc_o"], "probe AUC_A": 100 * m["auc_a"],
+                     "probe AP": 100 * m["ap_step"]})
+    return pd.DataFrame(rows)
+
+
+def reading(methods: dict[str, list[SeedRun]], probe, random_map: dict) -> "pd.DataFrame":
+    """Each method's test numbers next to the references they should be read against (percent).
+
+    Rows: per method the validation-selected coarse AUC_O and the mAP@IoU AVG (mean ± std over seeds); the
+    supervised linear probe's test AUC_O (:func:`feature_probe`, a rough ceiling for a per-snippet read-out of
+    these features; omitted when ``probe`` is ``None``); chance (AUC 50); the random baseline's mAP AVG.
+    """
+    import pandas as pd
+
+    rows = []
+    for name, runs in methods.items():
+        s = summarize(runs, ["selected/auc_o", "map/avg"])
+        rows.append({"what": f"{name} (weakly supervised)", "AUC_O": fmt(s["selected/auc_o"]),
+                     "mAP AVG": fmt(s["map/avg"])})
+    if probe is not None:
+        test = probe[probe["split"] == "test"]
+        if len(test):
+            rows.append({"what": "linear probe on frozen features (frame labels)",
+                         "AUC_O": f"{float(test['probe AUC_O'].iloc[0]):.2f}", "mAP AVG": "–"})
+    rows.append({"what": "chance / random baseline", "AUC_O": "50.00", "mAP AVG": f"{100 * random_map['avg']:.2f}"})
+    return pd.DataFrame(rows)
+
+
+def random_baseline_map(data: ChapterData, cfg, seed: int = 0) -> dict:
+    return ev.random_baseline_map(data.test, data.classes, cfg.eval_settings(), seed)
+
+
+def paper_dim_cost_models(classes: list[str], window: int = 8) -> dict[str, Any]:
+    from vadkit.methods.vadclip import paper_dim_models
+
+    return paper_dim_models(classes, window)
+
+
+#: The full profile of the dual-branch chapters: VadCLIP's published values on UCF-Crime (ViT-B/16 features).
+DUAL_BRANCH_FULL = {"dataset": "ucf_crime", "clip": "ViT-B-16:openai", "threads": 0, "max_len": 256, "width": 512,
+                    "window": 8, "layers": 2, "heads": 1, "n_prefix": 10, "n_postfix": 10, "epochs": 10, "lr": 2e-5,
+                    "milestones": [4, 8], "batch_size": 64, "feature_batch_size": 256}
+
+
+def models_label(cfg) -> str:
+    parts = [f"CLIP {cfg.clip} (frozen)"]
+    for role in ("captioner", "llm"):
+        if hasattr(cfg, role):
+            parts.append(f"{role} {getattr(cfg, role)}")
+    return "; ".join(parts)
