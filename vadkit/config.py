@@ -35,6 +35,9 @@ PROFILES = ("smoke", "full")
 class ChapterConfig:
     CHAPTER: ClassVar[str] = ""
     FULL: ClassVar[dict[str, Any]] = {}
+    #: full-profile values that depend on the dataset (e.g. VadCLIP's XD-Violence settings), applied over ``FULL``
+    #: when the resolved ``dataset`` is a key; explicit overrides still win
+    FULL_BY_DATASET: ClassVar[dict[str, dict[str, Any]]] = {}
 
     profile: str = "smoke"
 
@@ -58,6 +61,12 @@ class ChapterConfig:
             if bad:
                 raise ConfigError(f"{cls.__name__}.FULL names unknown fields {sorted(bad)}")
             values.update(cls.FULL)
+            ds = overrides.get("dataset") or values.get("dataset")
+            extra = cls.FULL_BY_DATASET.get(ds, {})
+            bad = set(extra) - set(cls.fields())
+            if bad:
+                raise ConfigError(f"{cls.__name__}.FULL_BY_DATASET[{ds!r}] names unknown fields {sorted(bad)}")
+            values.update(extra)
         values.update({k: v for k, v in overrides.items() if v is not None})
         hints = typing.get_type_hints(cls)
         for name, value in values.items():

@@ -121,12 +121,14 @@ def fit(model: nn.Module, batches: Callable[[int], Iterable[Any]], loss_fn: Call
         cfg: FitConfig, *, validate: Callable[[nn.Module], float] | None = None,
         step_hook: Callable[[int, dict], None] | None = None, params: list | None = None,
         optimizer: torch.optim.Optimizer | None = None, progress: bool = True, desc: str = "epochs",
-        seeded: bool = True) -> TrainResult:
+        seeded: bool = True, restart_from_best: bool = False) -> TrainResult:
     """Train ``model``; keep the epoch with the best ``validate(model)`` (the last epoch without ``validate``).
 
     ``batches(epoch)`` yields ``steps_per_epoch x grad_accum`` batches (it may yield fewer; the epoch then ends);
     ``loss_fn(model, batch) -> (loss, parts)`` with ``parts`` a dict of floats (``"total"`` among them is shown on
     the progress bar). ``seeded=False`` leaves the global seeds alone (the caller seeded them).
+    ``restart_from_best``: after each epoch, continue from the best weights so far (VadCLIP's official training
+    reloads its best checkpoint at the end of every epoch); the optimiser state is kept.
     """
     from tqdm.auto import tqdm
 
@@ -184,6 +186,8 @@ def fit(model: nn.Module, batches: Callable[[int], Iterable[Any]], loss_fn: Call
         best.history.append(rec)
         if math.isfinite(score) and score > best.best_val:
             best.state, best.best_epoch, best.best_val = copy.deepcopy(model.state_dict()), epoch, score
+        elif restart_from_best and best.best_epoch >= 0:
+            model.load_state_dict(best.state)
         bar.set_postfix(loss=f"{rec.get('total', float('nan')):.3f}", val=f"{rec.get('val', float('nan')):.3f}")
     if not any_finite:
         raise VadkitError(f"fit: validation returned no finite value in {cfg.epochs} epochs "

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vadkit.experiment.chapter import setup as _setup
-from vadkit.experiment.recipes.dual_branch import DUAL_BRANCH_FULL, describe_data, models_label, prepare
+from vadkit.experiment.recipes.dual_branch import (DUAL_BRANCH_FULL, DUAL_BRANCH_FULL_XD, describe_data,
+                                                   models_label, prepare)
 from vadkit.experiment.recipes.ex_vad import ExVADChapterConfig
 
 
@@ -22,7 +23,8 @@ class ExVADConfig(ExVADChapterConfig):
     CHAPTER = "12_ex_vad"
     FULL = {**DUAL_BRANCH_FULL, "captioner": "Salesforce/blip2-opt-2.7b", "llm": "meta-llama/Llama-3.1-8B-Instruct",
             "n_caption_frames": 32, "m_phrases": 10, "max_new_tokens": 256, "ablation_seeds": [0, 1, 2],
-            "laam_repetition_penalty": 1.0, "topk_sweep": [1, 2, 3, 4, 5, 6, 7, 8]}
+            "laam_repetition_penalty": 1.0, "topk_sweep": [1, 2, 3, 4, 5, 6, 7, 8], "lam": 1.0}
+    FULL_BY_DATASET = {"xd_violence": dict(DUAL_BRANCH_FULL_XD)}
 
 
 def setup(namespace: dict):

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vadkit.experiment.chapter import setup as _setup
-from vadkit.experiment.recipes.dual_branch import (DUAL_BRANCH_FULL, DualBranchChapterConfig, describe_data,
-                                                   models_label, prepare)
+from vadkit.experiment.recipes.dual_branch import (DUAL_BRANCH_FULL, DUAL_BRANCH_FULL_XD, DualBranchChapterConfig,
+                                                   describe_data, models_label, prepare)
 
 
 @dataclass
@@ -22,6 +22,7 @@ class VadCLIPConfig(DualBranchChapterConfig):
 
     CHAPTER = "11_vadclip"
     FULL = dict(DUAL_BRANCH_FULL)
+    FULL_BY_DATASET = {"xd_violence": dict(DUAL_BRANCH_FULL_XD)}
 
 
 def setup(namespace: dict):

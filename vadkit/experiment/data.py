@@ -176,13 +176,21 @@ class FeatureSet:
     dim: int
     snippet_len: int
 
-    def load(self, split: str, video_id: str) -> np.ndarray:
-        return np.asarray(self.stores[split].load(video_id))
+    def load(self, split: str, video_id: str, crop: int | None = None) -> np.ndarray:
+        """``[T, D]`` (``crop`` picks one of ten crops of a ``[T, 10, D]`` store; default: the centre, index 4)."""
+        x = np.asarray(self.stores[split].load(video_id))
+        if x.ndim == 3:
+            x = x[:, 4 if crop is None else crop]
+        return x
 
 
 def load_features(splits: Splits, clip_name: str, *, snippet_len: int = 16, batch_size: int = 64,
-                  threads: int = 0, freeze: bool = True) -> FeatureSet:
-    """Load the (frozen) CLIP and extract or reuse the snippet features of every split."""
+                  threads: int = 0, freeze: bool = True, train_crop: str = "center") -> FeatureSet:
+    """Load the (frozen) CLIP and extract or reuse the snippet features of every split.
+
+    ``train_crop="ten_crop"`` extracts the training split with ten crops (``[T, 10, D]``, VadCLIP's training list has
+    one row per video and crop); validation and test always use the centre crop.
+    """
     import torch
 
     from vadkit.features import extract_dataset
@@ -193,12 +201,12 @@ def load_features(splits: Splits, clip_name: str, *, snippet_len: int = 16, batc
         for p in clip.model.parameters():
             p.requires_grad_(False)
     stores = {name: extract_dataset(splits.split(name), clip_name, snippet_len=snippet_len, batch_size=batch_size,
-                                    clip=clip)
+                                    clip=clip, crop=train_crop if name == "train" else "center")
               for name in ("train", "val", "test")}
     if threads:
         torch.set_num_threads(threads)          # extraction may have raised it
     first = next(iter(splits.train))
-    dim = int(np.asarray(stores["train"].load(first)).shape[-1])
+    dim = int(np.asarray(stores["train"].load(first)).shape[-1])     # [T, D] or [T, 10, D]
     return FeatureSet(stores, clip, dim, snippet_len)
 
 

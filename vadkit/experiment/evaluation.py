@@ -26,14 +26,21 @@ from vadkit.errors import VadkitError
 from vadkit.experiment.types import VideoPrediction
 
 IOUS = (0.1, 0.2, 0.3, 0.4, 0.5)
+MAP_VIDEOS = ("all", "all_ucf", "abnormal")
 
 
 @dataclass
 class EvalSettings:
     """Metric conventions of a run (each named in :mod:`vadkit.metrics` and chapter 01).
 
-    ``map_videos``: which test videos mAP@IoU scores: ``"abnormal"`` (Ex-VAD's text: abnormal videos only) or
-    ``"all"`` (VadCLIP's official code: all test videos, normal ones with a whole-video ``normal`` segment).
+    ``map_videos``: which test videos mAP@IoU scores (:data:`MAP_VIDEOS`):
+
+    * ``"all"`` - VadCLIP's official XD-Violence code: every test video, a normal one as a whole-video segment of
+      class ``normal`` (so the normal class has a real AP);
+    * ``"all_ucf"`` - VadCLIP's official UCF-Crime code: every test video, a normal one labelled ``A``, which is in no
+      class list, so its proposals can only be false positives and the normal class's AP is 0;
+    * ``"abnormal"`` - Ex-VAD's text: abnormal test videos only (the normal class then has no ground truth and adds
+      AP 0 under the faithful convention).
     """
 
     gt_convention: str = "vadclip"
@@ -44,8 +51,8 @@ class EvalSettings:
     video_topk_divisor: int = 16
 
     def __post_init__(self) -> None:
-        if self.map_videos not in ("abnormal", "all"):
-            raise ValueError(f"map_videos must be 'abnormal' or 'all', got {self.map_videos!r}")
+        if self.map_videos not in MAP_VIDEOS:
+            raise ValueError(f"map_videos must be one of {MAP_VIDEOS}, got {self.map_videos!r}")
 
 
 def frame_metrics(preds: Mapping[str, VideoPrediction | Mapping], ann, stream: str, s: EvalSettings) -> dict:
@@ -83,21 +90,29 @@ def half_open_segments(a) -> tuple[list, list]:
     return segs, labs
 
 
-def detection_metrics(preds: Mapping[str, VideoPrediction | Mapping], ann, classes: list[str], s: EvalSettings) -> dict:
-    """mAP@IoU 0.1..0.5 and AVG of the class probabilities (repeated ``snippet_len`` times to frames)."""
+def detection_metrics(preds: Mapping[str, VideoPrediction | Mapping], ann, classes: list[str], s: EvalSettings,
+                      map_videos: str | None = None) -> dict:
+    """mAP@IoU 0.1..0.5 and AVG of the class probabilities (repeated ``snippet_len`` times to frames), on the test
+    videos ``map_videos`` (default ``s.map_videos``) names."""
     from vadkit.metrics.temporal import detection_map
 
+    which = map_videos or s.map_videos
+    if which not in MAP_VIDEOS:
+        raise ValueError(f"map_videos must be one of {MAP_VIDEOS}, got {which!r}")
     P, S, L = [], [], []
     for vid, p in preds.items():
         a = ann[vid]
         probs = p["class_probs"]
         if not a.is_anomalous:
-            if s.map_videos == "abnormal":
+            if which == "abnormal":
                 continue
-            n = len(probs) * s.snippet_len
             P.append(np.repeat(probs, s.snippet_len, axis=0))
-            S.append([[0, n]])
-            L.append([classes[0]])
+            if which == "all":
+                S.append([[0, len(probs) * s.snippet_len]])
+                L.append([classes[0]])
+            else:                                   # "A" segments match no class: no ground truth at all
+                S.append([])
+                L.append([])
             continue
         segs, labs = half_open_segments(a)
         if not segs or any(lab not in classes for lab in labs):
@@ -110,7 +125,7 @@ def detection_metrics(preds: Mapping[str, VideoPrediction | Mapping], ann, class
     return detection_map(P, S, L, classes, convention=s.map_convention, snippet_len=s.snippet_len)
 
 
-def random_baseline_map(ann, classes: list[str], s: EvalSettings, seed: int = 0) -> dict:
+def random_baseline_map(ann, classes: list[str], s: EvalSettings, seed: int = 0, map_videos: str | None = None) -> dict:
     """mAP@IoU of uniform random class probabilities (the 'Random Baseline' row of Ex-VAD Tables 1-2)."""
     rng = np.random.default_rng(seed)
     preds = {}
@@ -118,7 +133,7 @@ def random_baseline_map(ann, classes: list[str], s: EvalSettings, seed: int = 0)
         n = max(1, int(np.ceil((a.num_frames or s.snippet_len) / s.snippet_len)))
         p = rng.random((n, len(classes)))
         preds[vid] = {"class_probs": p / p.sum(1, keepdims=True)}
-    return detection_metrics(preds, ann, classes, s)
+    return detection_metrics(preds, ann, classes, s, map_videos)
 
 
 def region_metrics(preds: Mapping[str, VideoPrediction], ann, *, beta: float = 0.1, alpha: float = 0.1) -> dict:

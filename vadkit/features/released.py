@@ -1,8 +1,9 @@
 """Released feature formats, and how close self-extracted features are to them.
 
 * ``format="vadclip"``: VadCLIP's CLIP ViT-B/16 features, one ``.npy`` per video *and crop*, named
-  ``<video>__<crop>.npy`` (crop 0..9; crop 0 is what VadCLIP's test lists use), each ``[T, 512]``
-  float32, ``T`` = number of 16-frame snippets.
+  ``<video>__<crop>.npy`` (crop 0..9), each ``[T, 512]`` float32, ``T`` = number of 16-frame snippets. VadCLIP's
+  training lists use all ten crops (16,100 rows on UCF-Crime); its test lists use crop ``__5`` on UCF-Crime and
+  ``__0`` on XD-Violence (:data:`VADCLIP_TEST_CROP`; ``list/ucf_CLIP_rgbtest.csv``, ``list/xd_CLIP_rgbtest.csv``).
 * ``format="rtfm"``: RTFM's I3D features, one ``.npy`` per video named ``<video>_i3d.npy`` (or
   ``<video>.npy``), ``[T, 10, 2048]`` (10 crops).
 
@@ -19,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from vadkit.errors import DatasetError
+
+#: The crop VadCLIP's official test lists read, per dataset.
+VADCLIP_TEST_CROP = {"ucf_crime": 5, "xd_violence": 0}
 
 _VADCLIP_RE = re.compile(r"^(?P<vid>.+)__(?P<crop>\d+)\.npy$")
 _RTFM_RE = re.compile(r"^(?P<vid>.+?)(?:_i3d)?\.npy$")

@@ -204,3 +204,27 @@ def variants(fusion: str, topk_phrases: int, topk_sweep) -> dict:
             v[f"k={k}"] = Variant(f"k={k}", class_mode="laam", text_source="explanation", visual_prompt=False,
                                   fusion=f, topk_phrases=k)
     return v
+
+
+def truncation_report(clip, texts: Sequence[str]) -> dict:
+    """How many texts CLIP's text encoder cuts at its context length, and by how much.
+
+    A CLIP text encoder reads at most ``context_length`` tokens (77 for OpenAI CLIP, start and end tokens included)
+    and silently drops the rest; Ex-VAD encodes explanations with it, so long explanations lose their end. Returns
+    ``{"n", "n_cut", "share_cut", "max_tokens", "mean_tokens_cut"}`` (tokens cut per truncated text). The count uses
+    the tokenizer's own BPE (``tokenizer.encode``) where it exposes it, else the CLIP tokenizer without truncation.
+    """
+    L = int(getattr(clip, "context_length", 77))
+    tok = getattr(clip, "tokenizer", None)
+    counts = []
+    for t in texts:
+        if tok is not None and hasattr(tok, "encode"):
+            n = len(tok.encode(t)) + 2                         # + start and end tokens
+        else:
+            ids = torch.as_tensor(clip.tokenize([t]))[0]
+            n = int((ids != 0).sum())
+        counts.append(n)
+    cut = [n - L for n in counts if n > L]
+    return {"n": len(counts), "n_cut": len(cut), "share_cut": (len(cut) / len(counts)) if counts else 0.0,
+            "max_tokens": max(counts) if counts else 0, "context_length": L,
+            "mean_tokens_cut": float(np.mean(cut)) if cut else 0.0}

@@ -8,9 +8,15 @@ Frozen CLIP frame features ``X [B, T, D]`` are adapted to the video domain by
   ``H_sim = softmax(threshold(cos(x_i, x_j), 0.7))`` (feature similarity) and
   ``H_dis(i, j) = exp(-|i - j| / (sigma * e))`` (temporal distance; sigma = 1 gives VadCLIP's ``exp(-|i-j|/e)``).
 
-Padding is handled explicitly: padded snippets are excluded from attention (key padding mask) and from the
-similarity adjacency (their columns get zero weight). The reference implementation builds a padding mask but
-never passes it on, so its softmax spreads weight over zero-padded rows; we fix that here.
+Each GCN layer is ``H X W`` plus a residual; where the widths differ, the official code's residual is a
+``Conv1d`` over time (kernel 5, padding 2), not a linear map (``gcn_residual="conv1d"``, the default;
+``"linear"`` keeps the per-snippet linear residual of earlier vadkit versions).
+
+Padding is handled explicitly: padded snippets are excluded from attention (key padding mask), from the
+similarity adjacency (the official code masks it to the sequence length too) and from the distance adjacency, and
+they are zeroed before the temporal Conv1d residual so they cannot leak into the last real snippets. The official
+code builds an attention padding mask but never passes it to the Transformer, so there padded snippets receive
+attention; we fix that here (tested: outputs on real snippets do not change when padding is appended).
 """
 
 from __future__ import annotations
@@ -63,15 +69,33 @@ def distance_adjacency(length: int, sigma: float = 1.0, device=None) -> torch.Te
 
 
 class GraphConvolution(nn.Module):
-    """``H X W`` with a linear residual (GCN layer of Kipf & Welling as used by VadCLIP). ``[B,T,Din]->[B,T,Dout]``."""
+    """``H X W`` plus a residual (the GCN layer of Kipf & Welling as VadCLIP uses it). ``[B,T,Din]->[B,T,Dout]``.
 
-    def __init__(self, in_dim: int, out_dim: int):
+    Residual: identity when ``Din == Dout``; otherwise ``residual="conv1d"`` (official code: ``Conv1d(Din, Dout,
+    kernel_size=5, padding=2)`` over time, with bias) or ``"linear"`` (a bias-free per-snippet linear map).
+    ``valid [B, T]`` zeroes padded snippets before the temporal convolution.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, residual: str = "conv1d"):
         super().__init__()
+        if residual not in ("conv1d", "linear"):
+            raise ValueError(f"residual must be 'conv1d' or 'linear', got {residual!r}")
         self.weight = nn.Linear(in_dim, out_dim, bias=False)
-        self.residual = nn.Identity() if in_dim == out_dim else nn.Linear(in_dim, out_dim, bias=False)
+        self.kind = "identity" if in_dim == out_dim else residual
+        if self.kind == "conv1d":
+            self.residual = nn.Conv1d(in_dim, out_dim, kernel_size=5, padding=2)
+        elif self.kind == "linear":
+            self.residual = nn.Linear(in_dim, out_dim, bias=False)
+        else:
+            self.residual = nn.Identity()
 
-    def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
-        return adj @ self.weight(x) + self.residual(x)
+    def forward(self, x: torch.Tensor, adj: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        if self.kind == "conv1d":
+            xr = x if valid is None else x * valid[..., None].to(x.dtype)
+            res = self.residual(xr.transpose(1, 2)).transpose(1, 2)
+        else:
+            res = self.residual(x)
+        return adj @ self.weight(x) + res
 
 
 class LocalTransformer(nn.Module):
@@ -106,10 +130,11 @@ class LGTAdapter(nn.Module):
         layers/heads: local Transformer depth and heads (VadCLIP: 2 layers, 1 head).
         sim_threshold: cosine threshold of ``H_sim`` (0.7).
         sigma: distance scale of ``H_dis`` (1).
+        gcn_residual: ``conv1d`` (official code) or ``linear`` residual of the width-changing GCN layers.
     """
 
     def __init__(self, width: int = 512, max_len: int = 256, window: int = 8, layers: int = 2, heads: int = 1,
-                 sim_threshold: float = 0.7, sigma: float = 1.0, dropout: float = 0.0):
+                 sim_threshold: float = 0.7, sigma: float = 1.0, dropout: float = 0.0, gcn_residual: str = "conv1d"):
         super().__init__()
         if width % 2:
             raise ValueError(f"LGTAdapter width must be even (two GCN halves), got {width}")
@@ -118,8 +143,8 @@ class LGTAdapter(nn.Module):
         nn.init.normal_(self.pos.weight, std=0.01)
         self.local = LocalTransformer(width, layers, heads, window, dropout)
         half = width // 2
-        self.gc_sim1, self.gc_sim2 = GraphConvolution(width, half), GraphConvolution(half, half)
-        self.gc_dis1, self.gc_dis2 = GraphConvolution(width, half), GraphConvolution(half, half)
+        self.gc_sim1, self.gc_sim2 = GraphConvolution(width, half, gcn_residual), GraphConvolution(half, half)
+        self.gc_dis1, self.gc_dis2 = GraphConvolution(width, half, gcn_residual), GraphConvolution(half, half)
         self.out = nn.Linear(width, width)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -135,6 +160,6 @@ class LGTAdapter(nn.Module):
         h_dis = distance_adjacency(t, self.sigma, x.device)[None]
         if valid is not None:
             h_dis = h_dis * valid[:, None, :] * valid[:, :, None]
-        a = F.gelu(self.gc_sim2(F.gelu(self.gc_sim1(x, h_sim)), h_sim))
-        g = F.gelu(self.gc_dis2(F.gelu(self.gc_dis1(x, h_dis)), h_dis))
+        a = F.gelu(self.gc_sim2(F.gelu(self.gc_sim1(x, h_sim, valid)), h_sim))
+        g = F.gelu(self.gc_dis2(F.gelu(self.gc_dis1(x, h_dis, valid)), h_dis))
         return self.out(torch.cat([a, g], dim=-1))

@@ -74,14 +74,19 @@ def mil_align_ce(align: torch.Tensor, lengths: torch.Tensor, targets: torch.Tens
     return -(y * F.log_softmax(v, dim=-1)).sum(-1).mean()
 
 
-def normal_contrastive(class_embeds: torch.Tensor, normal_index: int = 0) -> torch.Tensor:
-    """``sum_j max(0, cos(L_N, L_A_j))`` over abnormal classes ``j``, divided by their number. ``[C, D] -> scalar``.
+def normal_contrastive(class_embeds: torch.Tensor, normal_index: int = 0, kind: str = "abs") -> torch.Tensor:
+    """Contrastive term pushing the normal class embedding away from the abnormal ones. ``[C, D] -> scalar``.
 
-    Dividing by the number of abnormal classes keeps lambda comparable across datasets (13 vs 6 vs 8
-    abnormal classes); the papers do not say whether they average or sum, we average.
+    ``kind="abs"`` (VadCLIP's official code): ``mean_j |cos(L_N, L_A_j)|`` over the abnormal classes ``j`` (the code
+    sums and divides by 13 on UCF-Crime and 6 on XD-Violence, i.e. takes the mean); ``kind="hinge"``:
+    ``mean_j max(0, cos(L_N, L_A_j))`` (earlier vadkit versions; only positive similarity is penalised). The weight
+    lambda multiplies this term outside (official code: 0.1 UCF, 1e-4 XD; Ex-VAD's text: 1 UCF, 1e-4 XD).
     """
+    if kind not in ("abs", "hinge"):
+        raise ValueError(f"contrastive kind must be 'abs' or 'hinge', got {kind!r}")
     e = F.normalize(class_embeds, dim=-1)
     cos = e @ e[normal_index]
     keep = torch.ones(e.shape[0], dtype=torch.bool, device=e.device)
     keep[normal_index] = False
-    return cos[keep].clamp(min=0).mean()
+    c = cos[keep]
+    return (c.abs() if kind == "abs" else c.clamp(min=0)).mean()

@@ -8,8 +8,14 @@
 
 * coarse branch: ``s = sigmoid(FC(F_F + FFN(F_F)))`` -> ``coarse_logits [B, T]`` (VadCLIP Eq. 5, Ex-VAD Eq. 4);
 * fine branch: class embeddings ``[C, W]`` from a class source (learnable prompt, fixed or label-augmented),
-  optionally plus VadCLIP's *visual prompt* (the score-weighted video feature added to every class embedding,
-  followed by a residual FFN), and the alignment map ``M = cos(F_F, class) [B, T, C]`` (VadCLIP Eq. 6).
+  optionally plus VadCLIP's *visual prompt* (the video feature weighted by the coarse branch's raw logits over the
+  snippets and L2-normalised, as the official code does, added to every class embedding and followed by a residual
+  FFN), and the alignment map ``M = cos(F_F, class) [B, T, C]`` (VadCLIP Eq. 6).
+
+Differences from the official code that remain (minor, documented): GELU instead of QuickGELU in the FFNs and the
+local Transformer; the learnable prompt's context vectors are shared across classes (the official code indexes one
+77-position embedding table, so a postfix slot's vector depends on the class name's token length); padding is masked
+everywhere (the official code lets padded snippets into attention and into the visual prompt).
 
 Losses (VadCLIP Eq. 7-10, Ex-VAD Eq. 6-10): :func:`dual_branch_loss`.
 """
@@ -41,6 +47,9 @@ class DualBranchConfig:
     visual_prompt: bool = True    # VadCLIP's visual prompt on the class embeddings
     text_fusion: str = "none"     # "none" (VadCLIP), "add" (Ex-VAD Eq. 3) or "concat" (Ex-VAD impl. details)
     dropout: float = 0.0
+    gcn_residual: str = "conv1d"  # official code: Conv1d(k=5, p=2) residual; "linear" = earlier vadkit versions
+    prompt_weights: str = "logits"  # visual prompt: "logits" (official: raw logits, then L2-normalised) or
+                                    # "sigmoid" (earlier vadkit: sigmoid scores normalised to sum 1)
 
 
 @dataclass
@@ -48,9 +57,10 @@ class LossConfig:
     """Loss weights. ``lam``: contrastive weight (1 on UCF-Crime, 1e-4 on XD-Violence for Ex-VAD)."""
 
     tau: float = 0.07
-    lam: float = 1.0
+    lam: float = 0.1              # official code UCF (XD: 1e-4); Ex-VAD's text: 1 (UCF), 1e-4 (XD)
     topk_divisor: int = 16
     use_fine: bool = True
+    contrastive: str = "abs"      # official code: mean |cos|; "hinge": mean max(0, cos)
 
 
 class DualBranchVAD(nn.Module):
@@ -63,7 +73,9 @@ class DualBranchVAD(nn.Module):
         w = cfg.width
         self.inp = nn.Identity() if in_dim == w else nn.Linear(in_dim, w)
         self.adapter = LGTAdapter(w, cfg.max_len, cfg.window, cfg.layers, cfg.heads, cfg.sim_threshold,
-                                  cfg.sigma, cfg.dropout)
+                                  cfg.sigma, cfg.dropout, cfg.gcn_residual)
+        if cfg.prompt_weights not in ("logits", "sigmoid"):
+            raise ValueError(f"prompt_weights must be 'logits' or 'sigmoid', got {cfg.prompt_weights!r}")
         if cfg.text_fusion not in ("none", "add", "concat"):
             raise ValueError(f"text_fusion must be none/add/concat, got {cfg.text_fusion!r}")
         self.text_proj = None
@@ -95,14 +107,29 @@ class DualBranchVAD(nn.Module):
         base = self.class_source()                                             # [C, W]
         cls = base[None].expand(f.shape[0], -1, -1)
         if self.cfg.visual_prompt:
-            valid = lengths_to_mask(lengths, f.shape[1]).to(f.dtype)
-            wts = torch.sigmoid(coarse) * valid
-            wts = wts / wts.sum(1, keepdim=True).clamp(min=1e-6)
-            vp = (wts[..., None] * f).sum(1)                                   # [B, W] video-level prompt
+            vp = visual_prompt(coarse, f, lengths, self.cfg.prompt_weights)     # [B, W]
             cls = cls + vp[:, None, :]
             cls = cls + self.prompt_ffn(cls)
         align = F.normalize(f, dim=-1) @ F.normalize(cls, dim=-1).transpose(1, 2)
         return {"coarse_logits": coarse, "align": align, "class_embeds": base}
+
+
+def visual_prompt(coarse_logits: torch.Tensor, features: torch.Tensor, lengths: torch.Tensor,
+                  weights: str = "logits") -> torch.Tensor:
+    """VadCLIP's visual prompt, the video-level vector added to every class embedding. ``[B, T], [B, T, W] -> [B, W]``.
+
+    ``weights="logits"`` (official code): ``normalize(sum_t logit_t f_t)`` with the coarse branch's raw logits;
+    ``"sigmoid"`` (earlier vadkit): ``sum_t w_t f_t`` with ``w = sigmoid(logit)`` normalised to sum 1. Padded snippets
+    get weight 0 in both (the official code lets them in).
+    """
+    valid = lengths_to_mask(lengths, features.shape[1]).to(features.dtype)
+    if weights == "logits":
+        return F.normalize(((coarse_logits * valid)[..., None] * features).sum(1), dim=-1)
+    if weights != "sigmoid":
+        raise ValueError(f"weights must be 'logits' or 'sigmoid', got {weights!r}")
+    w = torch.sigmoid(coarse_logits) * valid
+    w = w / w.sum(1, keepdim=True).clamp(min=1e-6)
+    return (w[..., None] * features).sum(1)
 
 
 def dual_branch_loss(out: dict, lengths: torch.Tensor, binary: torch.Tensor, multi_hot: torch.Tensor,
@@ -114,7 +141,7 @@ def dual_branch_loss(out: dict, lengths: torch.Tensor, binary: torch.Tensor, mul
     loss = bce
     if cfg.use_fine:
         mce = mil_align_ce(out["align"], lengths, multi_hot, cfg.tau, cfg.topk_divisor)
-        cts = normal_contrastive(out["class_embeds"])
+        cts = normal_contrastive(out["class_embeds"], kind=cfg.contrastive)
         loss = loss + mce + cfg.lam * cts
         parts.update(mce=float(mce.detach()), cts=float(cts.detach()))
     parts["total"] = float(loss.detach())

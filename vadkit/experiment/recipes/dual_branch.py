@@ -55,18 +55,35 @@ class DualBranchChapterConfig(ExperimentConfig):
     epochs: int = param(8, paper=10, code=10)
     lr: float = param(1e-3, paper="2e-5 (UCF) / 1e-5 (XD)", code="2e-5 / 1e-5", note="AdamW")
     milestones: list[int] = param([6], paper="4, 8", code="4, 8 (UCF) / 3, 6, 10 (XD)", note="MultiStepLR, gamma 0.1")
-    batch_size: int = param(16, paper=64, note="half normal, half abnormal videos per step")
-    steps_per_epoch: int = param(0, show=False, note="0 = one pass over the larger of normal / abnormal videos")
+    batch_size: int = param(16, paper=64, code="128 = 64 normal + 64 abnormal (UCF) / 96 (XD)",
+                            note="videos per step")
+    batch_sampling: str = param("balanced_loaders", code="balanced_loaders (UCF) / single_loader (XD)",
+                                note="balanced_loaders | single_loader | balanced_random (vadkit.methods.sequences)")
+    steps_per_epoch: int = param(0, show=False, note="0 = what the sampler's epoch holds")
+    long_videos: str = param("average", code="average (bin means)", note="training sequences longer than max_len: "
+                                                                        "average | sample")
+    train_crops: int = param(1, code=10, note="1 = centre crop; 10 = every crop a training sequence (official "
+                                              "train list: 16,100 rows); validation/test: centre crop")
+    epoch_restart: bool = param(True, code=True, note="continue each epoch from the best checkpoint so far "
+                                                     "(official training reloads it every epoch)")
     tau: float = param(0.07, paper=0.07, code=0.07, note="MIL-Align temperature")
-    lam: float = param(1.0, paper="1 (UCF) / 1e-4 (XD)", note="contrastive weight")
+    lam: float = param(0.1, paper="1 (UCF) / 1e-4 (XD), Ex-VAD's text", code="0.1 (UCF) / 1e-4 (XD)",
+                       note="contrastive weight")
+    contrastive: str = param("abs", code="mean |cos|", note="abs | hinge (mean max(0, cos), earlier vadkit)")
+    gcn_residual: str = param("conv1d", code="Conv1d(k=5, p=2)", note="conv1d | linear")
+    prompt_weights: str = param("logits", code="raw logits, then L2-normalised",
+                                note="visual prompt weights: logits | sigmoid (earlier vadkit)")
     select_metric: str = param("auc_o", note="validation metric: auc_o (UCF) or ap_step (XD); video-level AUC when "
                                              "validation videos have no frame labels")
     gt_convention: str = param("vadclip", note="ground-truth convention (chapter 01)")
     map_convention: str = param("vadclip", note="mAP@IoU convention: vadclip (faithful) or corrected")
+    map_videos: str = param("all", paper="abnormal videos only (Ex-VAD's text)",
+                            code="all (290 UCF with normal = 'A'; 800 XD with normal = class 0)",
+                            note="all | all_ucf | abnormal (vadkit.experiment.evaluation)")
 
     def eval_settings(self) -> ev.EvalSettings:
         return ev.EvalSettings(gt_convention=self.gt_convention, map_convention=self.map_convention,
-                               snippet_len=self.snippet_len)
+                               map_videos=self.map_videos, snippet_len=self.snippet_len)
 
 
 # ---------------------------------------------------------------- data -----------------------------------------
@@ -112,8 +129,10 @@ class ChapterData:
 def prepare(cfg: DualBranchChapterConfig) -> ChapterData:
     """Load the splits, the frozen CLIP and the (cached) snippet features of every split."""
     splits = load_splits(cfg.data_settings(), list_dir=predictions_dir(cfg.CHAPTER, cfg.profile).parent)
+    if cfg.train_crops not in (1, 10):
+        raise VadkitError(f"{cfg.CHAPTER}: train_crops must be 1 (centre crop) or 10, got {cfg.train_crops}")
     feats = load_features(splits, cfg.clip, snippet_len=cfg.snippet_len, batch_size=cfg.feature_batch_size,
-                          threads=cfg.threads)
+                          threads=cfg.threads, train_crop="ten_crop" if cfg.train_crops == 10 else "center")
     return ChapterData(splits, feats, class_names(splits.train, splits.val, splits.test))
 
 
@@ -151,7 +170,11 @@ def build_items(data: ChapterData, split: str, text_source: str | None = None) -
                 if a.video_id not in texts:
                     raise VadkitError(f"{a.video_id}: no {text_source} text features")
                 t = texts[a.video_id]
-            items.append(SequenceItem(a.video_id, x, int(a.is_anomalous), multi_hot(a, data.classes), t))
+            y, mh = int(a.is_anomalous), multi_hot(a, data.classes)
+            if x.ndim == 3:                              # ten crops: one training sequence per crop
+                items += [SequenceItem(f"{a.video_id}__{c}", x[:, c], y, mh, t) for c in range(x.shape[1])]
+            else:
+                items.append(SequenceItem(a.video_id, x, y, mh, t))
         except (VadkitError, OSError, KeyError) as err:
             failures[a.video_id] = str(err)
     return items, failures
@@ -180,6 +203,8 @@ class DualBranchMethod:
         return {"variant": self.variant.__dict__, "clip": c.clip, "snippet_len": c.snippet_len,
                 "arch": self.arch().__dict__, "n_prefix": c.n_prefix, "n_postfix": c.n_postfix, "epochs": c.epochs,
                 "lr": c.lr, "milestones": list(c.milestones), "batch_size": c.batch_size,
+                "batch_sampling": c.batch_sampling, "long_videos": c.long_videos, "train_crops": c.train_crops,
+                "epoch_restart": c.epoch_restart, "contrastive": c.contrastive,
                 "steps_per_epoch": c.steps_per_epoch, "tau": c.tau, "lam": c.lam, "select_metric": c.select_metric,
                 "gt_convention": c.gt_convention, "classes": self.data.classes,
                 "train": dataset_identity(self.data.train), "val": dataset_identity(self.data.val),
@@ -196,7 +221,8 @@ class DualBranchMethod:
 
         c = self.cfg
         width = c.width or int(getattr(self.data.clip, "embed_dim", self.data.feature_dim))
-        return DualBranchConfig(width=width, max_len=c.max_len, window=c.window, layers=c.layers, heads=c.heads)
+        return DualBranchConfig(width=width, max_len=c.max_len, window=c.window, layers=c.layers, heads=c.heads,
+                                gcn_residual=c.gcn_residual, prompt_weights=c.prompt_weights)
 
     def build(self, seed: int):
         from vadkit.methods.vadclip import build_dual_branch
@@ -206,14 +232,14 @@ class DualBranchMethod:
                                  laam=self.data.extra.get("laam"))
 
     def fit(self, model, seed: int) -> dict:
-        from vadkit.methods.sequences import balanced_batches, steps_per_epoch
+        from vadkit.methods.sequences import batches as draw, steps_per_epoch
         from vadkit.methods.vadclip import LossConfig, dual_branch_loss
         from vadkit.trainer import FitConfig, Schedule, fit
 
         c = self.cfg
         items, _ = self.items()
-        lcfg = LossConfig(tau=c.tau, lam=c.lam, use_fine=self.variant.use_fine)
-        steps = steps_per_epoch(items, c.batch_size, c.steps_per_epoch)
+        lcfg = LossConfig(tau=c.tau, lam=c.lam, use_fine=self.variant.use_fine, contrastive=c.contrastive)
+        steps = steps_per_epoch(items, c.batch_size, c.steps_per_epoch, c.batch_sampling)
         fcfg = FitConfig(epochs=c.epochs, steps_per_epoch=steps, lr=c.lr, weight_decay=0.01,
                          schedule=Schedule("multistep", milestones=tuple(c.milestones), gamma=0.1), seed=seed)
         device = next(model.parameters()).device
@@ -221,7 +247,7 @@ class DualBranchMethod:
         rng = np.random.default_rng(seed)
 
         def batches(epoch):
-            return balanced_batches(items, c.batch_size, steps, rng, c.max_len, device)
+            return draw(items, c.batch_size, steps, rng, c.max_len, device, c.batch_sampling, c.long_videos)
 
         def loss_fn(m, b):
             out = m(b["x"], b["lengths"], b["text"])
@@ -233,7 +259,7 @@ class DualBranchMethod:
             vals = [v for v in vals if np.isfinite(v)]
             return max(vals) if vals else float("-inf")
 
-        res = fit(model, batches, loss_fn, fcfg, validate=validate)
+        res = fit(model, batches, loss_fn, fcfg, validate=validate, restart_from_best=c.epoch_restart)
         return {"best_epoch": res.best_epoch, "best_val": res.best_val, "history": res.history}
 
     def predict(self, model, split: str) -> tuple[dict[str, VideoPrediction], dict[str, str]]:
@@ -274,6 +300,9 @@ class DualBranchMethod:
         if self.variant.use_fine:
             fm = ev.detection_metrics(preds, self.data.test, self.data.classes, self.settings)
             test.update({f"map/{k}": v for k, v in fm.items() if not isinstance(v, dict)})
+            other = "abnormal" if self.settings.map_videos != "abnormal" else "all"
+            alt = ev.detection_metrics(preds, self.data.test, self.data.classes, self.settings, other)
+            test[f"map_{other}/avg"] = alt["avg"]
         return test
 
 
@@ -375,7 +404,7 @@ def feature_probe(data: ChapterData, cfg) -> "pd.DataFrame | None":
     for vid, ann in data.train.items():
         if ann.frame_labels is None:
             return None
-        f = np.asarray(data.stores["train"].load(vid))
+        f = data.features.load("train", vid)
         fl = np.asarray(ann.frame_labels)
         X.append(f)
         Y.append([fl[t * cfg.snippet_len:(t + 1) * cfg.snippet_len].mean() > 0.5 for t in range(len(f))])
@@ -427,10 +456,15 @@ def paper_dim_cost_models(classes: list[str], window: int = 8) -> dict[str, Any]
     return paper_dim_models(classes, window)
 
 
-#: The full profile of the dual-branch chapters: VadCLIP's published values on UCF-Crime (ViT-B/16 features).
+#: The full profile of the dual-branch chapters: VadCLIP's official code on UCF-Crime (ViT-B/16 features).
 DUAL_BRANCH_FULL = {"dataset": "ucf_crime", "clip": "ViT-B-16:openai", "threads": 0, "max_len": 256, "width": 512,
                     "window": 8, "layers": 2, "heads": 1, "n_prefix": 10, "n_postfix": 10, "epochs": 10, "lr": 2e-5,
-                    "milestones": [4, 8], "batch_size": 64, "feature_batch_size": 256}
+                    "milestones": [4, 8], "batch_size": 128, "batch_sampling": "balanced_loaders",
+                    "train_crops": 10, "lam": 0.1, "map_videos": "all_ucf", "feature_batch_size": 256}
+
+#: VadCLIP's official XD-Violence settings (``xd_option.py``, ``xd_train.py``), applied when ``dataset="xd_violence"``.
+DUAL_BRANCH_FULL_XD = {"window": 64, "layers": 1, "lr": 1e-5, "milestones": [3, 6, 10], "batch_size": 96,
+                       "batch_sampling": "single_loader", "lam": 1e-4, "select_metric": "ap_step", "map_videos": "all"}
 
 
 def models_label(cfg) -> str:

@@ -39,6 +39,8 @@ class ExVADChapterConfig(DualBranchChapterConfig):
     topk_sweep: list[int] = param([1, 2, 3, 4, 5], paper="1..8 (Fig. 4)")
     ablation_seeds: list[int] = param([0], note="smoke: one seed per ablation row (time); full: 0, 1, 2")
     run_ablations: bool = param(True, show=False)
+    lam: float = param(1.0, paper="1 (UCF) / 1e-4 (XD)", code="VadCLIP's code: 0.1 (UCF) / 1e-4 (XD)",
+                       note="contrastive weight; Ex-VAD's text, for every variant of this chapter")
 
 
 def aegm(cfg: ExVADChapterConfig, data: ChapterData) -> dict:
@@ -61,6 +63,7 @@ def aegm(cfg: ExVADChapterConfig, data: ChapterData) -> dict:
         records.update(rec)
         errors.update(err)
     data.texts["explanation"] = ex_vad.encode_explanations(data.clip, records)
+    truncation = ex_vad.truncation_report(data.clip, [r["explanation"] for r in records.values() if r.get("explanation")])
     n_snip = {v: int(np.asarray(data.stores[s].load(v)).shape[0])
               for s in ("train", "val", "test") for v in data.split(s) if v in records}
     data.texts["captions"] = ex_vad.encode_snippet_captions(data.clip, records, n_snip, cfg.snippet_len)
@@ -72,7 +75,8 @@ def aegm(cfg: ExVADChapterConfig, data: ChapterData) -> dict:
         data.extra["laam"][k], kept[k] = ex_vad.laam_embeddings(data.clip, data.classes, phrases, k)
     data.extra["cache_key"] = content_hash({"expl": {v: r.get("explanation") for v, r in sorted(records.items())},
                                             "phrases": phrases})
-    return {"records": records, "errors": errors, "phrases": phrases, "phrase_errors": perr, "kept": kept}
+    return {"records": records, "errors": errors, "phrases": phrases, "phrase_errors": perr, "kept": kept,
+            "truncation": truncation}
 
 
 def variants(cfg: ExVADChapterConfig) -> dict:
@@ -116,8 +120,11 @@ def other_chapter_rows(profile: str, methods=("LAVAD", "VADor", "VERA")) -> list
 
 
 def explanation_records(records: dict, runs: list[SeedRun], data: ChapterData, k_div: int = 16) -> dict:
-    """Per test video: the generated explanation, cleaned captions, predicted category and the frame scores."""
-    r = max((x for x in runs if x.ok), key=lambda x: x.test["selected/auc_o"])
+    """Per test video: the generated explanation, cleaned captions, predicted category and the frame scores, from
+    the seed chosen on validation (:func:`~vadkit.experiment.recipes.dual_branch.selected_run`), never on test."""
+    from vadkit.experiment.recipes.dual_branch import selected_run
+
+    r = selected_run(runs)
     out = {}
     for vid, p in r.predictions.items():
         probs = p.class_probs[:, 1:]
