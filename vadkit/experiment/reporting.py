@@ -166,7 +166,10 @@ def paper_rows(paper: str, table: str, rows: Mapping[str, str] | Sequence[str] |
     return out
 
 
-def classical_floor(profile: str, metric: str = "flow_grid/auc_o") -> float | None:
+CLASSICAL_FLOOR = "flow grid (normal model per scene)/auc_o"
+
+
+def classical_floor(profile: str, metric: str = CLASSICAL_FLOOR) -> float | None:
     """Chapter 00's classical baseline number from the registry (``None`` if chapter 00 has not run)."""
     from vadkit import registry
 
