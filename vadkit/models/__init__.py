@@ -56,6 +56,7 @@ def model_identity(name: str) -> str:
     ``zoo:<entry>``: the entry's content-addressed directory name (config + data hash; nothing is trained),
     plus, once trained, the digest below (``--force`` retrains into the same directory);
     a local directory: its resolved path plus a digest of its files' names, sizes and modification times;
+    an open_clip ``arch:/checkpoint/file``: the resolved file plus a digest of its size and modification time;
     a hub id: the id itself (pin a revision by downloading it to a directory).
     """
     from vadkit.io_utils import content_hash
@@ -73,6 +74,10 @@ def model_identity(name: str) -> str:
     p = Path(name).expanduser()
     if p.is_dir():
         return f"{p.resolve()}#{files_digest(p)}"
+    arch, _, ckpt = name.partition(":")
+    if ckpt.startswith((".", "/", "~")) and Path(ckpt).expanduser().is_file():  # open_clip "arch:/checkpoint"
+        f = Path(ckpt).expanduser().resolve()
+        return f"{arch}:{f}#{content_hash([f.stat().st_size, f.stat().st_mtime_ns], 12)}"
     return name
 
 
