@@ -387,3 +387,29 @@ def test_avenue_train_and_test_ids_do_not_collide(tmp_path):
     ann = load_dataset("avenue", root)
     assert ann["01"].video_path.parent.name == "testing_videos"
     assert ann["train_01"].video_path.parent.name == "training_videos"
+
+
+def test_synth_request_sizes_and_mask_formats(tmp_path):
+    """Every split of a small request can hold a normal and an abnormal video; masks read from .npy, .npz, PNGs."""
+    import cv2
+
+    from vadkit.data.annotations import VideoAnnotation
+
+    assert synth_request("ubnormal", 8)["splits"] == {"train": 3, "val": 2, "test": 3}
+    assert synth_request("ucf_crime", 12)["splits"] == {"train": 10, "test": 2}
+    assert synth_request("ucf_crime", 3)["splits"] == {"train": 2, "test": 1}
+    with pytest.raises(DatasetError, match="at least 3 videos"):
+        synth_request("ubnormal", 2)
+    assert synth_request("shanghaitech", 6)["anomaly_types"] == {"train": []}
+    assert synth_request("avenue", 4)["config"].scenes == ("campus",)
+    m = (np.arange(3 * 4 * 5).reshape(3, 4, 5) % 7 == 0).astype(np.uint8)
+    np.save(tmp_path / "m.npy", m)
+    np.savez_compressed(tmp_path / "m.npz", mask=m)
+    (tmp_path / "png").mkdir()
+    for t in range(3):
+        cv2.imwrite(str(tmp_path / "png" / f"{t}.png"), m[t] * 255)
+    for p in ("m.npy", "m.npz", "png"):
+        assert np.array_equal(read_pixel_mask(VideoAnnotation("v", num_frames=3, pixel_mask_path=tmp_path / p)), m)
+    assert read_pixel_mask(VideoAnnotation("v", num_frames=3), (4, 5)).shape == (3, 4, 5)
+    with pytest.raises(DatasetError, match="expected \\[2, H, W\\]"):
+        read_pixel_mask(VideoAnnotation("v", num_frames=2, pixel_mask_path=tmp_path / "m.npy"))

@@ -206,7 +206,7 @@ def split_sizes(n: int, fractions: Mapping[str, float]) -> dict[str, int]:
 def synth_request(layout: str, videos: int, *, config=None) -> dict:
     """``{"splits", "anomaly_types", "config"}`` for :func:`vadkit.data.synth.generate` that suits ``layout``.
 
-    Every split gets at least one video (``videos`` must cover the layout's splits). Weak layouts:
+    Every split gets at least two videos when ``videos`` allows (one otherwise). Weak layouts:
     train/test; XD-Violence and TAD only the types their vocabulary has; TAD single-event videos (its
     test list holds one interval per video). Semi-supervised layouts: an all-normal training split;
     Avenue one scene (the release is one camera). UBnormal: :data:`UBNORMAL_OPEN_SET`.
@@ -218,11 +218,14 @@ def synth_request(layout: str, videos: int, *, config=None) -> dict:
     if videos < len(fr):
         raise DatasetError(f"layout {layout!r} needs at least {len(fr)} videos (one per split {list(fr)}), got {videos}")
     sizes = split_sizes(videos, fr)
-    for k in sizes:  # at least one video per split, taken from the largest
-        if sizes[k] == 0:
+    # every split gets at least two videos when there are enough (so an evaluated split can hold a normal
+    # and an abnormal one), else one; taken from the largest split
+    floor = 2 if videos >= 2 * len(fr) else 1
+    for k in sizes:
+        while sizes[k] < floor:
             big = max(sizes, key=sizes.get)
             sizes[big] -= 1
-            sizes[k] = 1
+            sizes[k] += 1
     config = config or SynthConfig()
     if layout in ("xd_violence", "tad"):
         types = [t for t in ANOMALY_TYPES if t in DEFAULT_CLASS_MAPS[layout]]
@@ -355,7 +358,8 @@ def _save_mat(path: Path, masks: np.ndarray) -> None:
 def read_pixel_mask(ann: VideoAnnotation, shape: tuple[int, int] | None = None) -> np.ndarray:
     """``[T, H, W]`` uint8 0/1 anomaly mask of a SynthVAD video (zeros when it has none; needs ``shape``).
 
-    Reads ``pixel_mask_path`` as ``.npy`` (SynthVAD 1.x) or compressed ``.npz`` (one array).
+    Reads ``pixel_mask_path`` as ``.npy`` (SynthVAD 1.x), compressed ``.npz`` (one array) or a folder of
+    per-frame PNGs (natural order, one per frame).
     """
     p = ann.pixel_mask_path
     T = int(ann.num_frames)
@@ -364,7 +368,14 @@ def read_pixel_mask(ann: VideoAnnotation, shape: tuple[int, int] | None = None) 
             raise DatasetError(f"{ann.video_id}: no pixel mask and no frame size to make an empty one")
         return np.zeros((T, *shape), np.uint8)
     p = Path(p)
-    if p.suffix == ".npz":
+    if p.is_dir():
+        import cv2
+
+        from vadkit.data.video import _natural_key
+
+        files = sorted(p.glob("*.png"), key=_natural_key)
+        arr = np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files]) if files else np.zeros((0, 1, 1))
+    elif p.suffix == ".npz":
         with np.load(p, allow_pickle=False) as z:
             arr = z[z.files[0]]
     else:

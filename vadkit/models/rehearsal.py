@@ -234,7 +234,8 @@ def _build_clip(d: Path) -> dict:
     open_clip.model.set_model_preprocess_cfg(model, dataclasses_asdict(PreprocessCfg(size=224)))
     ClipModel(model, open_clip.get_tokenizer(OPEN_CLIP_ARCH), name="rehearsal-clip", arch=OPEN_CLIP_ARCH,
               pretrained=None, model_cfg=cfg).save_pretrained(d)
-    return {"class": type(model.visual).__name__, "arch": OPEN_CLIP_ARCH, "model_cfg": cfg, "parameters": _count(model),
+    return {"class": f"{type(model).__name__} ({type(model.visual).__name__} tower)", "arch": OPEN_CLIP_ARCH,
+            "model_cfg": cfg, "parameters": _count(model),
             "load": f"vadkit.models.load_clip('{OPEN_CLIP_ARCH}:<dir>/open_clip_model.safetensors')"}
 
 
