@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vadkit.errors import ConfigError
+
 SPLIT_FRACTIONS = (("train", 0.60), ("val", 0.15), ("test", 0.25))
 
 
@@ -23,6 +25,11 @@ def split_counts(n: int) -> dict[str, int]:
 def cmd_synth(args) -> int:
     from vadkit.data import synth
 
+    if args.layout:
+        return cmd_synth_layout(args)
+    if args.source or args.videos is None:
+        raise ConfigError("vadkit data synth: --source needs --layout" if args.source else
+                          "vadkit data synth: --videos N is required")
     splits = {k: v for k, v in split_counts(args.videos).items() if v > 0}
     kwargs = {}
     if args.frames:
@@ -33,6 +40,26 @@ def cmd_synth(args) -> int:
         kwargs["config"] = dataclasses.replace(synth.SynthConfig(), min_frames=lo, max_frames=hi)
     out = synth.generate(Path(args.out), splits=splits, seed=args.seed, progress=True, **kwargs)
     print(f"SynthVAD written to {out or args.out} ({', '.join(f'{k} {v}' for k, v in splits.items())})")
+    return 0
+
+
+def cmd_synth_layout(args) -> int:
+    import dataclasses
+
+    from vadkit.data import layouts, synth
+
+    config = None
+    if args.frames:
+        lo, hi = args.frames
+        config = dataclasses.replace(synth.SynthConfig(), min_frames=lo, max_frames=hi)
+    if args.source is None and args.videos is None:
+        raise ConfigError("vadkit data synth --layout: give --videos N (or --source SYNTHVAD_ROOT)")
+    out = layouts.generate_layout(Path(args.out), args.layout, videos=args.videos or 0, seed=args.seed,
+                                  config=config, source=args.source, progress=True)
+    info = layouts.layout_info(out)
+    print(f"SynthVAD in the {args.layout} layout written to {out} "
+          f"({', '.join(f'{k} {v}' for k, v in info['splits'].items())}; from {info['source']})")
+    print(f"check it with: vadkit data verify {args.layout} --root {out}")
     return 0
 
 
@@ -55,7 +82,8 @@ def cmd_info(args) -> int:
 def cmd_verify(args) -> int:
     from vadkit.data.datasets import verify_dataset
 
-    report = verify_dataset(args.name, args.root, deep=args.deep, probe_videos=not args.no_probe, progress=True)
+    report = verify_dataset(args.name, args.root, deep=args.deep, probe_videos=not args.no_probe, progress=True,
+                            subset=args.subset)
     print(report.format(limit=args.limit))
     return 0 if report.ok else 1
 
@@ -107,10 +135,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
 
     p = dsub.add_parser("synth", help="generate a SynthVAD dataset", formatter_class=fmt,
-                        description="Render N SynthVAD videos split 60/15/25 %% into train/val/test.",
-                        epilog="example:\n  vadkit data synth --out /tmp/synthvad --videos 20 --seed 0 --frames 96 160")
+                        description="Render N SynthVAD videos split 60/15/25 %% into train/val/test. With "
+                        "--layout, write them as a tree in a real dataset's on-disk layout (its folder and file "
+                        "names, containers, official annotation and split files; see vadkit.data.layouts).",
+                        epilog="examples:\n  vadkit data synth --out /tmp/synthvad --videos 20 --seed 0 --frames 96 160\n"
+                        "  vadkit data synth --layout ucf_crime --out /tmp/ucf-rehearsal --videos 12\n"
+                        "  vadkit data synth --layout ubnormal --out /tmp/ub --source /tmp/synthvad-openset")
     p.add_argument("--out", required=True, help="output folder (created; finished videos are kept on re-runs)")
-    p.add_argument("--videos", type=int, required=True, help="total number of videos N")
+    p.add_argument("--videos", type=int, help="total number of videos N (not needed with --layout and --source)")
+    p.add_argument("--layout", choices=("ucf_crime", "xd_violence", "tad", "ubnormal", "shanghaitech", "avenue"),
+                   help="write the set in this dataset's real on-disk layout")
+    p.add_argument("--source", help="with --layout: an existing SynthVAD root to lay out (default: generate one "
+                   "suited to the layout, cached under VADKIT_DATA)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--frames", type=int, nargs=2, metavar=("MIN", "MAX"), help="clip length range in frames")
     p.set_defaults(func=cmd_synth)
@@ -135,6 +171,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--root", required=True, help="dataset root folder")
     p.add_argument("--deep", action="store_true", help="decode first/middle/last frames of every video (catches truncation)")
     p.add_argument("--no-probe", action="store_true", help="only check file names and counts, do not open videos")
+    p.add_argument("--subset", action="store_true", help="the root holds part of the release: skip its file counts")
     p.add_argument("--limit", type=int, default=20, help="lines shown per problem kind (default 20)")
     p.set_defaults(func=cmd_verify)
 

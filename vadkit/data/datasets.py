@@ -7,6 +7,12 @@ a dataset root against its manifest.
 Videos are located **by file name anywhere under the root** (``<video_id>.<ext>``), so the folder
 layout the archives unpack to can be kept; ``video_path`` is attached when the file exists.
 Annotation files are found with the glob patterns of the manifest's ``annotation.files``.
+
+A root written by :func:`vadkit.data.layouts.write_layout` (SynthVAD in a real dataset's on-disk
+layout) carries a hidden marker file, ``.vadkit_layout.json``. Loaders read such a tree exactly as the
+real dataset; the marker only replaces two dataset-wide facts that differ from the real release: the
+frame rate attached to videos (SynthVAD's, not the manifest's) and, in :func:`verify_dataset`, the
+real release's file counts (a rehearsal tree holds a handful of videos).
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ PathLike = str | os.PathLike
 log = logging.getLogger(__name__)
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg")
+
+#: Hidden file a :mod:`vadkit.data.layouts` tree carries (layout, SynthVAD provenance, fps, id mapping).
+LAYOUT_MARKER = ".vadkit_layout.json"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -65,6 +74,28 @@ def _find(root: Path, pattern: str | None, required_what: str | None = None) -> 
     return hits[0]
 
 
+def layout_marker(root: PathLike, name: str | None = None) -> dict | None:
+    """The marker of a SynthVAD tree in a real layout (``None`` for a real dataset root).
+
+    With ``name``, a marker written for another layout is ignored (returns ``None``).
+    """
+    import json
+
+    path = Path(root) / LAYOUT_MARKER
+    if not path.is_file():
+        return None
+    try:
+        marker = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{path}: unreadable layout marker ({err}); rewrite the tree with "
+                           f"'vadkit data synth --layout ...'") from None
+    if not isinstance(marker, dict) or "layout" not in marker:
+        raise DatasetError(f"{path}: not a vadkit layout marker (no 'layout' field)")
+    if name is not None and marker["layout"] != name:
+        return None
+    return marker
+
+
 def _attach_videos(ann: DatasetAnnotations, root: Path) -> DatasetAnnotations:
     index = video_index(root)
     for vid, v in ann.videos.items():
@@ -101,7 +132,10 @@ def _load_ucf(root: Path, m: Manifest) -> DatasetAnnotations:
         for cls, vid in P.parse_ucf_split_list(train_list):
             train.add(VideoAnnotation(vid, split="train", classes=() if cls == NORMAL else (cls,)))
         parts.append(train)
-    return _merge("ucf_crime", parts, P.UCF_CLASSES)
+    found = list(dict.fromkeys(c for part in parts for v in part.values() for c in v.classes))
+    # the release's 13 classes in their folder order; a tree with other classes (a SynthVAD tree in
+    # this layout) keeps its own vocabulary, in order of appearance
+    return _merge("ucf_crime", parts, P.UCF_CLASSES if set(found) <= set(P.UCF_CLASSES) else found)
 
 
 def _load_xd(root: Path, m: Manifest) -> DatasetAnnotations:
@@ -121,8 +155,10 @@ def _load_xd(root: Path, m: Manifest) -> DatasetAnnotations:
             continue
         if vid in out.videos:
             continue
-        rel = str(path.relative_to(root)).lower()
-        split = "test" if "test" in rel else ("train" if "train" in rel else None)
+        # the split comes from the folder names only: film titles ("The.Greatest.Showman", "Protest")
+        # contain "test" / "train" too
+        folders = "/".join(path.relative_to(root).parent.parts).lower()
+        split = "test" if "test" in folders else ("train" if "train" in folders else None)
         if split == "test" and classes:
             # a violent test video without intervals cannot be scored at frame level: keep it out
             log.warning("%s: violent test video %r has no line in the annotation file; skipped", path, vid)
@@ -143,6 +179,7 @@ def _load_shanghaitech(root: Path, m: Manifest) -> DatasetAnnotations:
         frames_dir = masks.parent / "frames" / vid
         if frames_dir.is_dir():
             v.extra["frames_dir"] = frames_dir
+            v.video_path = frames_dir  # test videos ship as JPEG frame folders; VideoReader reads them
         v.classes = ("abnormal",) if v.frame_labels is not None and v.frame_labels.any() else ()
         v.scene = vid.split("_")[0]
     out = _merge("shanghaitech", [test], ("abnormal",))
@@ -171,6 +208,7 @@ def _load_ubnormal(root: Path, m: Manifest) -> DatasetAnnotations:
                 if tf is not None:
                     v.extra["tracks_file"] = tf
                     v.extra["track_rows"] = P.parse_ubnormal_tracks(tf)
+                    v.segments = P.ubnormal_segments(v.extra["track_rows"])
             out.add(v)
     return out
 
@@ -180,7 +218,10 @@ def _load_tad(root: Path, m: Manifest) -> DatasetAnnotations:
     parts = [P.parse_tad(_find(root, files["test"], "TAD labels/TAD_test.txt"), split="test")]
     train = _find(root, files.get("train"))
     if train is not None:
-        parts.append(P.parse_tad(train, split="train"))
+        # UMIL's training list has four fields ('path start end class'); a list in the test layout
+        # (five fields, with intervals) is read as such
+        first = next((line.split() for line in train.read_text().splitlines() if line.strip()), [])
+        parts.append(P.parse_tad(train, split="train") if len(first) == 5 else P.parse_tad_train(train))
     return _merge("tad", parts, parts[0].class_names)
 
 
@@ -278,12 +319,17 @@ def load_dataset(name: str, root: PathLike, split: str | None = None) -> Dataset
     m = load_manifest(name, schema=False)
     root = _root(root, name)
     ann = LOADERS[name](root, m)
-    if name not in ("synthvad", "real_injected", "ucsd_ped2"):
+    if name not in ("synthvad", "real_injected", "ucsd_ped2", "avenue"):  # these set their own paths
         _attach_videos(ann, root)
     ann.root = root
     ann.meta.setdefault("manifest", str(m.path))
     fps = m.fps
-    if fps:
+    marker = layout_marker(root, name)
+    if marker is not None and marker.get("fps"):
+        for v in ann.values():  # a SynthVAD tree keeps SynthVAD's frame rate, whatever the release's is
+            v.fps = float(marker["fps"])
+        ann.meta["layout"] = {k: marker[k] for k in ("layout", "layout_version", "source_request_hash") if k in marker}
+    elif fps:
         for v in ann.values():
             if v.fps is None:
                 v.fps = float(fps)
@@ -386,8 +432,12 @@ def _archive_for(name: str, vid: str, split: str | None, default: str | None) ->
 
 
 def verify_dataset(name: str, root: PathLike, deep: bool = False, probe_videos: bool = True,
-                   progress: bool = False) -> VerifyReport:
+                   progress: bool = False, subset: bool = False) -> VerifyReport:
     """Check ``root`` against the manifest of ``name``.
+
+    ``subset=True`` (implied by a :mod:`vadkit.data.layouts` marker) skips the real release's file
+    counts: every required pattern needs at least one file, none has a maximum. Everything else is
+    checked as for a full copy.
 
     * **missing**: tree patterns with fewer files than ``min`` and video ids named by the annotation
       files with no file (each with the archive to fetch);
@@ -407,6 +457,15 @@ def verify_dataset(name: str, root: PathLike, deep: bool = False, probe_videos: 
     m = load_manifest(name, schema=False)
     root = _root(root, name)
     report = VerifyReport(name, root)
+    marker = layout_marker(root, name)
+    subset = subset or marker is not None
+    if marker is not None:
+        report.notes.append(
+            f"a SynthVAD tree in the {name} layout (vadkit.data.layouts v{marker.get('layout_version')}, "
+            f"{len(marker.get('videos') or {})} videos): the real release's file counts are not checked; "
+            f"file names, annotation formats, the videos the annotations name and video integrity are")
+    elif subset:
+        report.notes.append("subset mode: the real release's file counts are not checked")
     all_files = [p for p in root.rglob("*") if p.is_file() and _visible(p, root)]
     matched: set[Path] = set()
     video_files: set[Path] = set()
@@ -416,10 +475,11 @@ def verify_dataset(name: str, root: PathLike, deep: bool = False, probe_videos: 
         if e.kind == "video":
             video_files.update(hits)
         report.counts[e.pattern] = len(hits)
-        if len(hits) < e.min and e.required:
-            report.missing.append(Problem(e.pattern, f"found {len(hits)} files, expected at least {e.min} ({e.description})", e.archive))
-        elif e.max is not None and len(hits) > e.max:
-            report.notes.append(f"{e.pattern}: {len(hits)} files, more than the expected {e.max}")
+        lo, hi = (min(e.min, 1), None) if subset else (e.min, e.max)
+        if len(hits) < lo and e.required:
+            report.missing.append(Problem(e.pattern, f"found {len(hits)} files, expected at least {lo} ({e.description})", e.archive))
+        elif hi is not None and len(hits) > hi:
+            report.notes.append(f"{e.pattern}: {len(hits)} files, more than the expected {hi}")
 
     expected = _expected_video_ids(name, root, m, report)
     if expected is not None:

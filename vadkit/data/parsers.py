@@ -14,9 +14,11 @@ parse_pixel_mask           ``test_pixel_mask/<vid>.npy``                        
 parse_ubnormal_tracks      ``{video}_tracks.txt`` / ``_new_tracks.txt``           UBnormal
 parse_ubnormal_splits      ``{normal,abnormal}_{training,...}_video_names.txt``   UBnormal
 parse_ubnormal_object_map  ``{video}_{frame:04d}_gt.png``                         UBnormal
+ubnormal_anomaly_mask      object maps + tracks -> ``[T, H, W]`` anomaly masks    UBnormal
 parse_box_tracks           ``track_id,frame,x1,y1,x2,y2`` rows                    RBDC/TBDC ground truth
 parse_detections           ``frame,x1,y1,x2,y2,score`` rows                       RBDC/TBDC predictions
-parse_tad                  UMIL ``labels/TAD_test.txt``                          TAD
+parse_tad                  UMIL ``labels/TAD_test.txt``                          TAD test
+parse_tad_train            UMIL ``labels/TAD_train.txt``                         TAD train
 parse_ucsd_m               ``UCSDped2.m`` / ``UCSDped1.m``                        UCSD Ped1/Ped2
 parse_avenue_mat           ``testing_label_mask/{i}_label.mat``                   CUHK Avenue
 =========================  =====================================================  ==========================
@@ -366,8 +368,9 @@ def parse_pixel_mask(path: PathLike) -> np.ndarray:
 def parse_ubnormal_tracks(path: PathLike) -> list[tuple[int, int, int]]:
     """``{video}_tracks.txt`` lines ``object_id,start_frame,end_frame`` -> list of int triples.
 
-    The UBnormal README does not say whether ``end_frame`` is inclusive; the frame-level ground
-    truth is the per-frame object maps, which :func:`ubnormal_box_tracks` uses.
+    The README does not say whether ``end_frame`` is inclusive; the repository's own scripts treat
+    it as inclusive (frame labels ``[start : end + 1]``, boxes for ``range(start, end + 1)``), and so
+    do :func:`ubnormal_segments`, :func:`ubnormal_anomaly_mask` and :func:`ubnormal_box_tracks`.
     """
     path = _require_file(path, "UBnormal tracks file ({video}_tracks.txt)")
     rows = []
@@ -507,6 +510,53 @@ def ubnormal_box_tracks(annotation_dir: PathLike, video: str, *, progress: bool 
     return tracks
 
 
+def ubnormal_segments(rows: Iterable[tuple[int, int, int]]) -> list[Segment]:
+    """Tracks-file rows ``(object_id, start, end)`` -> one :class:`Segment` per row, label ``"abnormal"``.
+
+    Ends are **inclusive**: the official frame-level ground truth
+    (``scripts/write_frame_level_ground_truth.py`` in lilygeorgescu/UBnormal) marks
+    ``ground_truth[start : end + 1] = 1`` for every row. Rows of different objects may overlap; the
+    frame labels are their union.
+    """
+    return [Segment(int(s), int(e), "abnormal", True) for _oid, s, e in rows]
+
+
+def ubnormal_anomaly_mask(annotation_dir: PathLike, video: str, num_frames: int | None = None) -> np.ndarray:
+    """Per-pixel anomaly masks ``[T, H, W]`` uint8 0/1 of one UBnormal video.
+
+    A pixel is anomalous when the object map of its frame holds the id of an object of the tracks
+    file (``_new_tracks`` preferred) and the frame lies in that row's ``start..end`` (inclusive, as
+    :func:`ubnormal_segments`). Frames without a map are all-zero. ``T`` is ``num_frames`` when given,
+    else one past the last map found. A video without tracks file is all-normal (zeros; it then needs
+    ``num_frames`` and a map for the frame size).
+    """
+    d = _require_dir(annotation_dir, f"UBnormal annotation folder ({video}_annotations)")
+    maps = sorted(d.glob(f"{video}_*_gt.png"))
+    frame_of = {}
+    for m in maps:
+        tail = m.name[len(video) + 1: -len("_gt.png")]
+        if tail.isdigit():
+            frame_of[int(tail)] = m
+    if not frame_of:
+        raise AnnotationError(f"{d}: no {video}_{{frame:04d}}_gt.png object maps found")
+    T = int(num_frames) if num_frames is not None else max(frame_of) + 1
+    first = parse_ubnormal_object_map(frame_of[min(frame_of)])
+    out = np.zeros((T, *first.shape), np.uint8)
+    tracks_file = ubnormal_tracks_file(d, video)
+    rows = parse_ubnormal_tracks(tracks_file) if tracks_file is not None else []
+    wanted: dict[int, list[int]] = {}
+    for oid, s, e in rows:
+        for f in range(s, min(e, T - 1) + 1):
+            wanted.setdefault(f, []).append(oid)
+    for f, ids in wanted.items():
+        if f in frame_of:
+            obj = parse_ubnormal_object_map(frame_of[f])
+            if obj.shape != first.shape:
+                raise AnnotationError(f"{frame_of[f]}: object map is {obj.shape}, the first map is {first.shape}")
+            out[f] = np.isin(obj, ids)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------
 # RBDC/TBDC box tracks and detections
 # ----------------------------------------------------------------------------------------------
@@ -629,6 +679,40 @@ def parse_tad(path: PathLike, *, name: str = "tad", split: str | None = "test") 
     return out
 
 
+def parse_tad_train(path: PathLike, *, name: str = "tad", split: str | None = "train") -> DatasetAnnotations:
+    """UMIL ``labels/TAD_train.txt``: ``path start end class`` per line (video-level labels only).
+
+    The training list differs from the test list: UMIL's ``FrameDataset`` reads four fields
+    ``filename, start, end, label`` and uses ``end - start`` frames (every line has ``start = 0``, so
+    ``end`` is the frame count). ``class`` is an id of :data:`TAD_CLASSES`; no interval is given
+    (weak supervision). ``num_frames = end - start``; ``extra`` keeps ``rel_path`` and ``start``.
+    A five-field line (the test format) raises :class:`AnnotationError` pointing at :func:`parse_tad`.
+    """
+    path = _require_file(path, "TAD training list (UMIL labels/TAD_train.txt)")
+    out = DatasetAnnotations(name, root=path.parent, class_names=tuple(v for k, v in TAD_CLASSES.items() if k),
+                             meta={"source": str(path)})
+    for no, line in _lines(path):
+        parts = line.split()
+        if len(parts) == 5:
+            raise AnnotationError(f"{path}:{no}: five fields is the TAD_test.txt layout "
+                                  f"('path #frames class start end'); read it with parse_tad")
+        if len(parts) != 4:
+            raise AnnotationError(f"{path}:{no}: expected 'path start end class', got {line!r}")
+        rel = parts[0]
+        start, end, cid = (_int(p, path, no, w) for p, w in zip(parts[1:], ("start", "end", "class")))
+        if cid not in TAD_CLASSES:
+            raise AnnotationError(f"{path}:{no}: unknown TAD class id {cid} (known 0..7)")
+        if end <= start or start < 0:
+            raise AnnotationError(f"{path}:{no}: frame range {start}..{end} is empty or negative")
+        label = TAD_CLASSES[cid]
+        try:
+            out.add(VideoAnnotation(strip_video_suffix(Path(rel).name), split=split, classes=(label,) if cid else (),
+                                    num_frames=end - start, extra={"rel_path": rel, "start": start}))
+        except AnnotationError as err:
+            raise AnnotationError(f"{path}:{no}: {err}") from None
+    return out
+
+
 _UCSD_RE = re.compile(
     r"^TestVideoFile\{end\s*\+\s*1\}\.gt_frame\s*=\s*\[(?P<body>[^\]]*)\]\s*;?\s*$"
 )
@@ -709,7 +793,8 @@ __all__ = [
     "parse_xd_annotations", "parse_xd_multiclass", "parse_xd_video_name",
     "parse_frame_masks", "parse_pixel_mask",
     "parse_ubnormal_tracks", "ubnormal_tracks_file", "parse_ubnormal_splits", "ubnormal_label",
-    "parse_ubnormal_object_map", "boxes_from_object_map", "ubnormal_box_tracks",
+    "parse_ubnormal_object_map", "boxes_from_object_map", "ubnormal_box_tracks", "ubnormal_segments",
+    "ubnormal_anomaly_mask",
     "parse_box_tracks", "write_box_tracks", "parse_detections", "write_detections",
-    "parse_tad", "parse_ucsd_m", "parse_avenue_mat",
+    "parse_tad", "parse_tad_train", "parse_ucsd_m", "parse_avenue_mat",
 ]

@@ -12,7 +12,9 @@ factory                full profile (HF / open_clip)       smoke profile (tiny z
 
 A name is (1) ``"zoo:<entry>"``: trained on SynthVAD on first use and cached (:mod:`vadkit.models.zoo`),
 then loaded from its directory; (2) a local directory written by ``save_pretrained``; (3) a hub id.
-(1) and (2) go through exactly the loader (3) uses, so the smoke profile runs the full-profile code.
+(1) and (2) go through exactly the loader (3) uses, so the smoke profile runs the full-profile code. A CLIP
+name may also be ``"<arch>:/path/checkpoint.safetensors"`` (a local checkpoint in place of the pretrained tag;
+the rehearsal fixtures of :mod:`vadkit.models.rehearsal` are named this way).
 Offline with no cached weights, (3) raises :class:`~vadkit.errors.ModelNotFoundError`.
 
 Every model call (LLM generation, VLM chat, frame caption) is cached by :mod:`vadkit.models.calls`, keyed by the
@@ -69,9 +71,9 @@ def model_identity(name: str) -> str:
     p = Path(name).expanduser()
     if p.exists():
         return f"local#{weights_digest(p)}"
-    if ":" in name:                                   # open_clip "arch:pretrained" with a local checkpoint file
+    if ":" in name:                                   # open_clip "arch:/checkpoint/file" (a local checkpoint)
         arch, _, ckpt = name.partition(":")
-        if Path(ckpt).expanduser().is_file():
+        if ckpt.startswith((".", "/", "~")) and Path(ckpt).expanduser().is_file():
             return f"{arch}:local#{weights_digest(Path(ckpt).expanduser())}"
     return name
 

@@ -7,6 +7,11 @@ Names (see :func:`load_clip`):
 * a local directory holding ``open_clip_config.json`` + ``open_clip_model.safetensors`` (open_clip's own
   hub layout, written by :meth:`ClipModel.save_pretrained`); loaded through ``local-dir:`` by the same
   open_clip factory call as hub models. The tiny zoo's CLIP is such a directory.
+* ``"<arch>:/path/to/checkpoint.safetensors"``: a registered architecture with a local checkpoint file in
+  place of the pretrained tag (open_clip's ``pretrained=<file>``), e.g. ``"ViT-B-16:/ckpt/vit_b16.safetensors"``.
+  vadkit registers its own small configs from ``vadkit/models/open_clip_configs/`` (``ViT-Tiny-rehearsal``:
+  ViT-B/16's depth, patch size, resolution, context length and embedding width at toy widths; the full
+  profile's rehearsal fixture, :mod:`vadkit.models.rehearsal`).
 
 Preprocessing runs in torch on batches of ``uint8 [N, H, W, 3]`` frames (no PIL round trip): resize the
 shorter side to ``S`` (bicubic, antialiased, as CLIP's ``Resize(S)``), centre-crop ``S x S``, scale to
@@ -293,9 +298,23 @@ def parse_clip_name(name: str) -> tuple[str, str | None]:
     return name, None
 
 
-def load_open_clip(name: str, device=None, precision: str = "fp32") -> ClipModel:
-    """Load a hub/open_clip name or a local directory through open_clip's factory (one code path)."""
+VADKIT_OPEN_CLIP_CONFIGS = Path(__file__).parent / "open_clip_configs"
+
+
+def register_open_clip_configs() -> None:
+    """Add vadkit's own architecture configs (``open_clip_configs/*.json``) to open_clip's registry (once)."""
     import open_clip
+
+    if not all(p.stem in open_clip.list_models() for p in VADKIT_OPEN_CLIP_CONFIGS.glob("*.json")):
+        open_clip.add_model_config(VADKIT_OPEN_CLIP_CONFIGS)
+
+
+def load_open_clip(name: str, device=None, precision: str = "fp32") -> ClipModel:
+    """Load a hub/open_clip name, ``arch:/checkpoint/file`` or a local directory through open_clip's factory
+    (one code path)."""
+    import open_clip
+
+    register_open_clip_configs()
 
     path = Path(name).expanduser()
     if path.is_dir():
@@ -308,6 +327,11 @@ def load_open_clip(name: str, device=None, precision: str = "fp32") -> ClipModel
         ident, pretrained = parse_clip_name(name)
         model_cfg = None
         arch, tag = ident, pretrained
+        if pretrained and pretrained.startswith((".", "/", "~")):
+            ckpt = Path(pretrained).expanduser()
+            if not ckpt.is_file():
+                raise ModelNotFoundError(f"CLIP model {name!r}: checkpoint file {ckpt} does not exist")
+            pretrained = tag = str(ckpt.resolve())
         if not ident.startswith(("hf-hub:", "local-dir:")) and ident not in open_clip.list_models():
             raise ModelNotFoundError(f"CLIP model {name!r}: unknown open_clip architecture {ident!r} and not a "
                                      f"directory; use e.g. 'ViT-B-16:openai' or 'zoo:tiny-clip'")
