@@ -134,6 +134,11 @@ def setup(cfg_cls, namespace: dict, prepare: Callable[[Any], Any] | None = None,
     data_label = describe(cfg, data) if describe is not None else getattr(cfg, "dataset", None)
     model_label = models(cfg) if callable(models) else models
     run = registry.Run(cfg.CHAPTER, cfg, data=data_label, models=model_label)
+    splits = getattr(data, "splits", None)
+    if splits is not None:                       # how validation was made and which criterion selects models
+        run.set("validation", {"source": splits.val_source, "criterion": splits.val_criterion,
+                               "files": splits.files, "sizes": {s: len(splits.split(s)) for s in
+                                                                ("train", "val", "test")}})
     if show:
         try:
             from IPython.display import Markdown, display

@@ -1,0 +1,87 @@
+"""Dress rehearsals of the full profile: chapters 11 and 12 with ``--profile full`` on SynthVAD written in the real
+UCF-Crime / XD-Violence on-disk layouts, with tiny local instances of the full profile's model classes (open_clip's
+VisionTransformer CLIP, HF BLIP-2, HF Llama). Only parameters differ from a user's run (README, "Switching a chapter
+to the full profile"): the data root, the model names, and sizes (a handful of videos, one epoch, one seed).
+
+Run them alone with ``pytest -m rehearsal``; each stays under 45 s on 2 cores (``benchmarks/book_times.py``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.rehearsal, pytest.mark.slow]
+
+SMALL = {"seeds": "[0]", "epochs": 1, "max_len": 32, "batch_size": 4, "feature_batch_size": 32, "threads": 1}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    import os
+
+    home = tmp_path_factory.mktemp("vadkit-home")
+    old = {k: os.environ.get(k) for k in ("VADKIT_HOME", "VADKIT_DATA", "VADKIT_CACHE", "VADKIT_RESULTS")}
+    os.environ["VADKIT_HOME"] = str(home)
+    for k in ("VADKIT_DATA", "VADKIT_CACHE", "VADKIT_RESULTS"):
+        os.environ.pop(k, None)
+    yield home
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def models(home):
+    from vadkit.models import rehearsal
+
+    return {"clip": rehearsal.clip_name(), "captioner": str(rehearsal.path("blip2")),
+            "llm": str(rehearsal.path("llama"))}
+
+
+def _tree(home, layout: str):
+    from vadkit.data.layouts import generate_layout
+
+    return generate_layout(home / f"{layout}-tree", layout, videos=12, seed=3, progress=False, workers=1)
+
+
+def _run(chapter: str, tree, params: dict, home):
+    from vadkit import registry
+    from vadkit.pipeline.notebooks import resolve, run_notebook
+
+    out = home / "runs" / f"{chapter}-full.ipynb"
+    res = run_notebook(resolve(chapter), out, profile="full", parameters={"data_root": str(tree), **params})
+    assert res.ok, res.error
+    rec = registry.load(resolve(chapter).stem, "full")
+    assert rec["status"] == "ok" and rec["profile"] == "full"
+    return rec
+
+
+@pytest.mark.parametrize("layout", ["ucf_crime", "xd_violence"])
+def test_chapter_11_full_profile_on_a_real_layout(home, models, layout):
+    from vadkit.data.datasets import verify_dataset
+
+    tree = _tree(home, layout)
+    assert verify_dataset(layout, tree).ok
+    crops = 10 if layout == "ucf_crime" else 1          # the full profile's ten-crop training features, once
+    rec = _run("11_vadclip", tree, {"clip": models["clip"], "dataset": layout, "train_crops": crops, **SMALL}, home)
+    val = rec["validation"]
+    # the real training splits carry video-level labels only: validation is carved and selects by video AUC
+    assert val["criterion"] == "video" and "carved" in val["source"]
+    assert open(val["files"]["val_list"]).read().split()
+    assert rec["config"]["dataset"] == layout and rec["config"]["clip"] == models["clip"]
+    assert any(k.endswith("selected/auc_o/mean") for k in rec["metrics"])
+
+
+def test_chapter_12_full_profile_on_the_ucf_layout(home, models):
+    tree = _tree(home, "ucf_crime")
+    params = {**SMALL, "clip": models["clip"], "captioner": models["captioner"], "llm": models["llm"],
+              "n_caption_frames": 2, "m_phrases": 2, "max_new_tokens": 8, "run_ablations": False,
+              "topk_sweep": "[1]", "topk_phrases": 1, "train_crops": 1}
+    rec = _run("12_ex_vad", tree, params, home)
+    assert rec["validation"]["criterion"] == "video"
+    assert rec["metrics"]["aegm/n_videos"] >= 10
+    assert rec["config"]["captioner"] == models["captioner"]
