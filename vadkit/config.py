@@ -100,7 +100,14 @@ def _coerce(cls, name: str, value: Any, hint: Any) -> Any:
     if hint is Any:
         return value
     if origin in (list, tuple):
-        if isinstance(value, str):
+        if isinstance(value, str) and value.strip().startswith("["):
+            import yaml
+
+            try:
+                value = yaml.safe_load(value)                 # "[0, 1, 2]" as papermill -p passes it
+            except yaml.YAMLError:
+                raise ConfigError(f"{cls.__name__}.{name}: cannot read {value!r} as a list") from None
+        elif isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{cls.__name__}.{name}: expected a list, got {value!r}")
