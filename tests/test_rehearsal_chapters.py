@@ -44,8 +44,11 @@ def models(home):
 
 def _tree(home, layout: str):
     from vadkit.data.layouts import generate_layout
+    from vadkit.data.synth import SynthConfig
 
-    return generate_layout(home / f"{layout}-tree", layout, videos=12, seed=3, progress=False, workers=1)
+    # short videos (64-96 frames at 15 fps): a handful of snippets each keeps a rehearsal within its budget
+    return generate_layout(home / f"{layout}-tree", layout, videos=16, seed=3, progress=False, workers=1,
+                           config=SynthConfig(min_frames=64, max_frames=96))
 
 
 def _run(chapter: str, tree, params: dict, home):

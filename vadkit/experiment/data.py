@@ -109,8 +109,15 @@ def carve_validation(train, fraction: float, seed: int):
         else:
             n = 0
         val_ids.update(rng.choice(ids, size=n, replace=False).tolist() if n else [])
-    if not val_ids:
-        raise DatasetError(f"{train.name}: too few training videos ({len(train)}) to carve a validation split")
+    # a validation split must hold both labels, or no AUC (frame or video) is defined on it
+    for want in (False, True):
+        if not any(train[v].is_anomalous == want for v in val_ids):
+            pool = sorted(v for v, a in train.items() if a.is_anomalous == want and v not in val_ids)
+            if len(pool) >= 2 or (pool and len([v for v, a in train.items() if a.is_anomalous == want]) >= 2):
+                val_ids.add(pool[int(rng.integers(len(pool)))])
+    if not val_ids or len({train[v].is_anomalous for v in val_ids}) < 2:
+        raise DatasetError(f"{train.name}: too few training videos ({len(train)}) to carve a validation split with "
+                           "both normal and anomalous videos (pass val_list, or use more training videos)")
     val = train.filter(lambda a: a.video_id in val_ids)
     rest = train.filter(lambda a: a.video_id not in val_ids)
     return rest, val
@@ -205,6 +212,14 @@ def load_features(splits: Splits, clip_name: str, *, snippet_len: int = 16, batc
               for name in ("train", "val", "test")}
     if threads:
         torch.set_num_threads(threads)          # extraction may have raised it
+    for name in ("train", "val", "test"):       # real annotation files rarely give frame counts: the store has them
+        store = stores[name]
+        for vid, a in splits.split(name).items():
+            if a.num_frames is None and vid in store:
+                try:
+                    a.num_frames = int(store.source(vid)["num_frames"])
+                except (KeyError, OSError, ValueError):
+                    pass
     first = next(iter(splits.train))
     dim = int(np.asarray(stores["train"].load(first)).shape[-1])     # [T, D] or [T, 10, D]
     return FeatureSet(stores, clip, dim, snippet_len)

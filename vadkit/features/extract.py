@@ -131,9 +131,13 @@ class FeatureStore:
 
 def store_dir_for(clip_name: str, cache_root, snippet_len: int, frames_per_snippet: int, crop: str,
                   layers: Sequence[int]) -> Path:
+    from vadkit.io_utils import content_hash
+
     root = Path(cache_root) if cache_root is not None else paths.cache_dir() / "features"
     lay = "-".join(str(x) for x in layers) or "none"
-    return root / _safe_name(f"{clip_name}_{crop}_s{snippet_len}x{frames_per_snippet}_L{lay}")
+    full = f"{clip_name}_{crop}_s{snippet_len}x{frames_per_snippet}_L{lay}"
+    # a readable prefix plus a digest of the whole descriptor: long names (checkpoint paths) never collide
+    return root / f"{_safe_name(full)[:60]}-{content_hash(full, 10)}"
 
 
 class _Pending:
