@@ -31,7 +31,7 @@ def zoo_times() -> dict[str, float]:
                 rec = json.loads(meta.read_text())
             except (OSError, json.JSONDecodeError):
                 continue
-            t = rec.get("train_time_s") or rec.get("metrics", {}).get("train_time_s")
+            t = rec.get("train_seconds") or rec.get("train_time_s")
             if t is not None:
                 out[meta.parent.name] = float(t)
     return out

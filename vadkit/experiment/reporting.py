@@ -193,3 +193,48 @@ def headline_entry(method: str, metric: str, runs: Sequence[SeedRun], key: str, 
 def log_headline(run, entries: Sequence[dict]) -> None:
     """Store the chapter's headline metrics in its registry record (``record["headline"]``)."""
     run.set("headline", list(entries))
+
+
+# ---------------------------------------------------------------- re-scoring stored predictions -----------------
+
+RESCORE_CONVENTIONS = (("vadclip", "repeat", "cut"), ("exact", "repeat", "cut"), ("lavad", "repeat", "cut"),
+                       ("vad_llama", "window_mean", "cut"), ("off_by_16", "repeat", "cut"))
+
+
+def rescore(predictions_root, ann, stream: str = "selected", conventions=RESCORE_CONVENTIONS,
+            snippet_len: int = 16, selected: dict[int, str] | None = None):
+    """Re-score a method's stored test predictions under other ground-truth conventions, without rerunning it.
+
+    ``predictions_root`` is a method's folder under :func:`vadkit.experiment.runner.predictions_dir` (one
+    ``seed<k>.npz/.json`` pair per seed); ``conventions`` are ``(gt_convention, expand, align)`` triples of chapter 01
+    (``align="cut"`` trims the longer of ground truth and scores, so conventions that build the ground truth from the
+    video length can be compared with the feature-length ones). ``selected`` maps seed -> stream (the stream chosen on
+    validation); otherwise ``stream`` names one. Returns a DataFrame: convention | AUC_O | AUC_A | AP (mean over
+    seeds, %).
+    """
+    from pathlib import Path
+
+    import pandas as pd
+
+    from vadkit.experiment.runner import load_predictions
+    from vadkit.metrics import evaluate_frame_level
+
+    root = Path(predictions_root)
+    seeds = sorted(int(p.stem[4:]) for p in root.glob("seed*.json"))
+    if not seeds:
+        raise FileNotFoundError(f"{root}: no stored predictions (seed<k>.json)")
+    rows = []
+    for conv, expand, align in conventions:
+        vals = []
+        for s in seeds:
+            preds = load_predictions(root / f"seed{s}")
+            name = (selected or {}).get(s, stream)
+            scores = {v: p.scores[name] for v, p in preds.items() if v in ann}
+            sub = ann.filter(lambda a: a.video_id in scores)
+            m = evaluate_frame_level(scores, sub, gt_convention=conv, expand=expand, snippet_len=snippet_len,
+                                     align=align, per_class=False, missing="ignore")
+            vals.append((m["auc_o"], m["auc_a"], m["ap_step"]))
+        v = np.nanmean(np.asarray(vals, dtype=float), axis=0)
+        rows.append({"convention": f"{conv} ({expand}, {align})", "AUC_O": round(100 * v[0], 2),
+                     "AUC_A": round(100 * v[1], 2), "AP": round(100 * v[2], 2), "seeds": len(seeds)})
+    return pd.DataFrame(rows)
