@@ -46,3 +46,164 @@ def test_atomic_writes_honour_the_umask(tmp_path, umask):
     os.chmod(tmp_path / "a.json", 0o600)
     atomic_write_json(tmp_path / "a.json", {"x": 2})
     assert _mode(tmp_path / "a.json") == 0o600
+
+
+# ------------------------------------------------------------------------------------ shared fixtures
+@pytest.fixture(scope="module")
+def tiny_clip_dir(tmp_path_factory) -> Path:
+    """A random tiny open_clip ViT saved in open_clip's local layout (loaded by name like any model dir)."""
+    import torch
+
+    from vadkit.models.zoo import ClipTrainConfig, _new_clip
+
+    torch.manual_seed(0)
+    clip = _new_clip(ClipTrainConfig(tower="vit", image_size=32, vision_width=64, vision_layers=1, text_layers=1))
+    return clip.save_pretrained(tmp_path_factory.mktemp("tiny-clip") / "tiny-clip")
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory) -> Path:
+    """A handful of very short SynthVAD videos (the fixture is copied before a test damages it)."""
+    from vadkit.data.synth import SynthConfig, generate
+
+    return generate(tmp_path_factory.mktemp("synth") / "root", {"train": 3, "test": 3}, seed=0,
+                    config=SynthConfig(min_frames=32, max_frames=48), progress=False, workers=1)
+
+
+def _copy(root: Path, dst: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(root, dst))
+
+
+def _cli(argv, capsys) -> tuple[int, str, str]:
+    from vadkit.cli import main
+
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as ex:
+        rc = ex.code
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+# ------------------------------------------------------------------------------------ CLI values (exit 2)
+BAD_ARGS = [
+    (["data", "synth", "--out", "{tmp}/s", "--videos", "0"], "--videos: must be an integer >= 1"),
+    (["data", "synth", "--out", "{tmp}/s", "--videos", "many"], "--videos: must be an integer >= 1, got 'many'"),
+    (["data", "synth", "--out", "{tmp}/s", "--videos", "3", "--frames", "60", "30"], "--frames"),
+    (["data", "synth", "--out", "{tmp}/s", "--videos", "3", "--seed", "-1"], "--seed: must be an integer >= 0"),
+    (["data", "verify", "synthvad", "--root", "{tmp}", "--limit", "-1"], "--limit"),
+    (["data", "inject", "--out", "{tmp}/i", "--width", "0"], "--width"),
+    (["features", "extract", "--shard", "3/2"], "--shard: must be i/n with 0 <= i < n"),
+    (["features", "extract", "--shard", "1-2"], "--shard: must look like i/n"),
+    (["features", "extract", "--batch-size", "0"], "--batch-size: must be an integer >= 1"),
+    (["features", "extract", "--frames-per-snippet", "0"], "--frames-per-snippet: must be an integer >= 1"),
+    (["features", "extract", "--frames-per-snippet", "17"], "--frames-per-snippet: must be <= --snippet-len (16)"),
+    (["features", "extract", "--snippet-len", "0"], "--snippet-len"),
+    (["features", "extract", "--layers", "5,x"], "--layers: must be comma-separated integers"),
+    (["features", "extract", "--prefetch", "-1"], "--prefetch"),
+    (["features", "compare", "{tmp}", "{tmp}", "--crop", "-2"], "--crop"),
+    (["zoo", "train", "tiny-nope"], "unknown zoo entry 'tiny-nope'"),
+    (["run", "00_quickstart", "--timeout", "0"], "--timeout"),
+    (["run", "no_such_chapter"], "no chapter notebook matches"),
+    (["run", "00_quickstart", "-p", "no_such_parameter", "1"], "no parameter(s) ['no_such_parameter']"),
+    (["book", "--only", "no_such_chapter"], "--only"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_ARGS, ids=[" ".join(a[:2]) + " " + m.split(":")[0] for a, m in BAD_ARGS])
+def test_invalid_cli_values_exit_2_before_any_work(argv, message, tmp_path, capsys, vadkit_home):
+    rc, out, err = _cli([a.format(tmp=tmp_path) for a in argv], capsys)
+    assert rc == 2, (out, err)
+    assert message in err and "Traceback" not in err
+    assert not vadkit_home.exists()                       # nothing was generated, trained or cached
+
+
+def test_help_documents_progress_and_exit_codes(capsys):
+    for argv in (["data", "verify", "-h"], ["features", "extract", "-h"], ["data", "synth", "-h"]):
+        rc, out, _ = _cli(argv, capsys)
+        assert rc == 0 and "exit codes: 0" in out and "2 bad arguments" in out, argv
+    assert "progress bar" in _cli(["features", "extract", "-h"], capsys)[1]
+    assert "progress bar" in _cli(["data", "synth", "-h"], capsys)[1]
+
+
+# ------------------------------------------------------------------------------------ features extract exit codes
+def _ucf_tree(synth_root: Path, dst: Path) -> tuple[Path, list[str]]:
+    """A tiny tree in UCF-Crime's layout (temporal annotation file + videos in class folders), SynthVAD pixels."""
+    import shutil
+
+    src = sorted((synth_root / "videos").glob("*.mp4"))[:4]
+    names = ["Abuse001_x264", "Abuse002_x264", "Normal_Videos_001_x264", "Normal_Videos_002_x264"]
+    lines = []
+    for s, n in zip(src, names):
+        folder = dst / ("Testing_Normal_Videos_Anomaly" if n.startswith("Normal") else "Abuse")
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(s, folder / f"{n}.mp4")
+        lines.append(f"{n}.mp4  Normal  -1  -1  -1  -1  " if n.startswith("Normal") else f"{n}.mp4  Abuse  4  20  -1  -1  ")
+    (dst / "Temporal_Anomaly_Annotation.txt").write_text("\n".join(lines) + "\n")
+    return dst, names
+
+
+def test_features_extract_exits_1_after_finishing_the_others(synth_root, tiny_clip_dir, tmp_path, capsys):
+    import shutil
+
+    from vadkit.features import FeatureStore
+
+    root, names = _ucf_tree(synth_root, tmp_path / "ucf")
+    missing, broken = root / "Abuse" / f"{names[0]}.mp4", root / "Abuse" / f"{names[1]}.mp4"
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    shutil.move(missing, keep / missing.name)             # a video not downloaded yet: recorded, the batch goes on
+    shutil.copy(broken, keep / broken.name)
+    broken.write_bytes(b"\x00" * 64)                     # a corrupt one, likewise
+    argv = ["features", "extract", "--dataset", "ucf_crime", "--root", root, "--split", "test",
+            "--clip", tiny_clip_dir, "--cache-root", tmp_path / "c", "--no-progress"]
+    rc, out, err = _cli(argv, capsys)
+    assert rc == 1, (out, err)
+    assert f"failed {names[0]}" in err and "video file not found" in err and f"failed {names[1]}" in err
+    assert "2 of 4 videos have features, 2 failed" in out
+    store = FeatureStore(next((tmp_path / "c").iterdir()))
+    assert sorted(store.video_ids) == sorted(names[2:])
+    # the videos arrive: the rerun does only the two that failed and exits 0, in the same store
+    shutil.copy(keep / missing.name, missing)
+    shutil.copy(keep / broken.name, broken)
+    rc, out, _ = _cli(argv, capsys)
+    assert rc == 0 and "4 of 4 videos have features, 0 failed" in out
+    assert [p.name for p in (tmp_path / "c").iterdir()] == [store.root.name]
+
+
+# ------------------------------------------------------------------------------------ data verify
+def test_verify_rejects_empty_annotation_files(synth_root, tmp_path, capsys):
+    root = _copy(synth_root, tmp_path / "root")
+    rc, out, _ = _cli(["data", "verify", "synthvad", "--root", root, "--no-probe"], capsys)
+    assert rc == 0 and ": OK" in out
+    (root / "Temporal_Anomaly_Annotation.txt").write_text("")
+    (root / "splits" / "test.txt").write_text("\n  \n")
+    rc, out, _ = _cli(["data", "verify", "synthvad", "--root", root, "--no-probe"], capsys)
+    assert rc == 1 and "PROBLEMS FOUND" in out
+    assert "Temporal_Anomaly_Annotation.txt: empty file (0 bytes)" in out
+    assert "splits/test.txt: holds only whitespace" in out
+    # an empty file is fine only where the dataset's own checksum record says it is empty (SynthVAD without
+    # abnormal val/test videos writes an empty XD-layout list)
+    import hashlib
+
+    from vadkit.data.datasets import empty_annotation_problem
+
+    e = tmp_path / "e.txt"
+    e.write_text("")
+    assert empty_annotation_problem(e, hashlib.sha256(b"").hexdigest()) is None
+    assert "empty file" in empty_annotation_problem(e, "0" * 64)
+
+
+def test_verify_reports_a_malformed_annotation_file(synth_root, tmp_path):
+    """A file the parser rejects is a problem naming file and line (before: a note, and the report said OK
+    whenever nothing else was wrong)."""
+    from vadkit.data.datasets import verify_dataset
+
+    root, _ = _ucf_tree(synth_root, tmp_path / "ucf")
+    f = root / "Temporal_Anomaly_Annotation.txt"
+    f.write_text(f.read_text() + "Abuse009_x264.mp4  Abuse  9  5  -1  -1  \n")
+    report = verify_dataset("ucf_crime", root, probe_videos=False)
+    assert [p for p in report.bad_annotations if f"{f}:5" in p.message and "end 5 < start 9" in p.message]
+    assert "annotation files empty or unreadable (1)" in report.format()

@@ -28,8 +28,7 @@ def cmd_synth(args) -> int:
     if args.frames:
         import dataclasses
 
-        lo, hi = args.frames
-        # SynthConfig validates the range and names the problem (ConfigError/ValueError)
+        lo, hi = args.frames   # validated up front by _frames_check
         kwargs["config"] = dataclasses.replace(synth.SynthConfig(), min_frames=lo, max_frames=hi)
     out = synth.generate(Path(args.out), splits=splits, seed=args.seed, progress=True, **kwargs)
     print(f"SynthVAD written to {out or args.out} ({', '.join(f'{k} {v}' for k, v in splits.items())})")
@@ -87,7 +86,25 @@ def cmd_tracks(args) -> int:
     return 1 if failures else 0
 
 
+def _frames_check(args) -> str | None:
+    """``--frames MIN MAX`` against SynthConfig's own validation (one place for the allowed range)."""
+    if not args.frames:
+        return None
+    import dataclasses
+
+    from vadkit.data.synth import SynthConfig
+    from vadkit.errors import ConfigError
+
+    try:
+        dataclasses.replace(SynthConfig(), min_frames=args.frames[0], max_frames=args.frames[1])
+    except (ConfigError, ValueError) as err:
+        return f"argument --frames: {err}"
+    return None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    from vadkit.argtypes import add_check, int_at_least, nonnegative_int, positive_int
+
     fmt = argparse.RawDescriptionHelpFormatter
     data = sub.add_parser(
         "data", help="datasets: generate SynthVAD, list/inspect/verify datasets, fetch real footage",
@@ -107,13 +124,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
 
     p = dsub.add_parser("synth", help="generate a SynthVAD dataset", formatter_class=fmt,
-                        description="Render N SynthVAD videos split 60/15/25 %% into train/val/test.",
-                        epilog="example:\n  vadkit data synth --out /tmp/synthvad --videos 20 --seed 0 --frames 96 160")
+                        description="Render N SynthVAD videos split 60/15/25 %% into train/val/test (with a "
+                        "progress bar; an interrupted run resumes).",
+                        epilog="example:\n  vadkit data synth --out /tmp/synthvad --videos 20 --seed 0 --frames 96 160\n\n"
+                        "exit codes: 0 written (or already complete); 1 generation failed (the message names the "
+                        "file or setting); 2 bad arguments; 130 interrupted (finished videos are kept)")
     p.add_argument("--out", required=True, help="output folder (created; finished videos are kept on re-runs)")
-    p.add_argument("--videos", type=int, required=True, help="total number of videos N")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--frames", type=int, nargs=2, metavar=("MIN", "MAX"), help="clip length range in frames")
+    p.add_argument("--videos", type=positive_int, required=True, help="total number of videos N (>= 1)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (>= 0, default 0)")
+    p.add_argument("--frames", type=positive_int, nargs=2, metavar=("MIN", "MAX"),
+                   help="clip length range in frames (MIN <= MAX; SynthConfig names the smallest allowed)")
     p.set_defaults(func=cmd_synth)
+    add_check(p, _frames_check)
 
     p = dsub.add_parser("list", help="list the datasets vadkit knows", formatter_class=fmt,
                         description="List every manifest in data_manifests/ (validated against schema.json).")
@@ -130,12 +152,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Compare a dataset root with its manifest: missing files (and the archive "
                         "to fetch), misnamed videos (close matches), corrupt videos, extra files.",
                         epilog="examples:\n  vadkit data verify ubnormal --root /data/UBnormal\n"
-                        "  vadkit data verify shanghaitech --root /data/shanghaitech --deep")
+                        "  vadkit data verify shanghaitech --root /data/shanghaitech --deep\n\n"
+                        "exit codes: 0 OK; 1 problems found (missing, misnamed, corrupt videos, or annotation "
+                        "files that are empty or unreadable; each named); 2 bad arguments; 130 interrupted")
     p.add_argument("name", help="dataset name")
     p.add_argument("--root", required=True, help="dataset root folder")
     p.add_argument("--deep", action="store_true", help="decode first/middle/last frames of every video (catches truncation)")
     p.add_argument("--no-probe", action="store_true", help="only check file names and counts, do not open videos")
-    p.add_argument("--limit", type=int, default=20, help="lines shown per problem kind (default 20)")
+    p.add_argument("--limit", type=nonnegative_int, default=20, help="lines shown per problem kind (default 20)")
     p.set_defaults(func=cmd_verify)
 
     p = dsub.add_parser("tracks", help="write RBDC/TBDC box-track files from UBnormal object maps",
@@ -163,6 +187,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(4x speed-up = running, reversal = wrong_way, held frame = frozen) with exact ground truth.",
                         epilog="example:\n  vadkit data inject --out /tmp/real_injected --seed 0")
     p.add_argument("--out", help="output folder (default: VADKIT_DATA/real_injected/seed<S>)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--width", type=int, default=320, help="frame width after downscaling (default 320)")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--width", type=int_at_least(32, "a width in pixels"), default=320,
+                   help="frame width after downscaling (>= 32, default 320)")
     p.set_defaults(func=cmd_inject)
