@@ -207,3 +207,74 @@ def test_verify_reports_a_malformed_annotation_file(synth_root, tmp_path):
     report = verify_dataset("ucf_crime", root, probe_videos=False)
     assert [p for p in report.bad_annotations if f"{f}:5" in p.message and "end 5 < start 9" in p.message]
     assert "annotation files empty or unreadable (1)" in report.format()
+
+
+# ------------------------------------------------------------------------------------ corrupt weight files
+def _truncate(f: Path, keep: float = 0.5) -> None:
+    data = f.read_bytes()
+    f.write_bytes(data[: int(len(data) * keep)])
+
+
+def test_check_safetensors_names_the_file_and_the_problem(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from vadkit.models.weights import CorruptWeightsError, check_safetensors
+
+    f = tmp_path / "w.safetensors"
+    save_file({"a": torch.zeros(64, 64), "b": torch.ones(8)}, str(f))
+    check_safetensors(f)                                     # a good file passes
+    good = f.read_bytes()
+    for data, problem in [(good[: len(good) // 2], "truncated safetensors file"),
+                          (good[:5], "shorter than the 8-byte header"),
+                          (b"<html>404 Not Found</html>" * 3, "header length field"),
+                          (good[:8] + b"{not json" + good[17:], "header is not valid"),
+                          (good + b"\0" * 10, "10 bytes after the last tensor")]:
+        f.write_bytes(data)
+        with pytest.raises(CorruptWeightsError, match=problem) as err:
+            check_safetensors(f)
+        assert str(f) in str(err.value)
+        assert isinstance(err.value, ModelNotFoundError) and isinstance(err.value, VadkitError)
+
+
+def test_corrupt_clip_weights_name_the_file(tiny_clip_dir, tmp_path):
+    from vadkit.models import load_clip
+
+    d = _copy(tiny_clip_dir, tmp_path / "clip")
+    _truncate(d / "open_clip_model.safetensors")
+    with pytest.raises(ModelNotFoundError, match=r"open_clip_model\.safetensors: truncated safetensors file"):
+        load_clip(str(d))
+
+
+def test_corrupt_hf_weights_name_the_file(tmp_path):
+    """The LLM / VLM / captioner loaders (from_pretrained) and a LoRA adapter: the same clear error."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from vadkit.models.llm import load_hf_llm
+    from vadkit.models.vlm import load_image_text_model
+
+    torch.manual_seed(0)
+    d = tmp_path / "llm"
+    LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                 num_attention_heads=2, num_key_value_heads=2)).save_pretrained(d)
+    _truncate(d / "model.safetensors")
+    with pytest.raises(ModelNotFoundError, match=r"model\.safetensors: truncated safetensors file"):
+        load_hf_llm(d)
+    with pytest.raises(ModelNotFoundError, match=r"model\.safetensors: truncated"):
+        load_image_text_model(str(d))
+
+
+def test_corrupt_prefix_captioner_weights_name_the_file(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from vadkit.models.captioner import PREFIX_CAPTIONER_FILE, load_prefix_captioner
+
+    d = tmp_path / "cap"
+    d.mkdir()
+    (d / PREFIX_CAPTIONER_FILE).write_text('{"class": "PrefixCaptioner", "prefix": {}, "grid_layer": 0}')
+    save_file({"w": torch.zeros(32, 32)}, str(d / "prefix.safetensors"))
+    _truncate(d / "prefix.safetensors", 0.3)
+    with pytest.raises(ModelNotFoundError, match=r"prefix\.safetensors: truncated safetensors file"):
+        load_prefix_captioner(d)

@@ -191,7 +191,11 @@ def load_prefix_captioner(directory, device=None, name: str | None = None) -> Pr
     from vadkit.models.clip import load_open_clip
     from vadkit.models.llm import load_hf_llm
 
+    from vadkit.models.weights import check_safetensors
+
     d = Path(directory)
+    if (d / "prefix.safetensors").is_file():
+        check_safetensors(d / "prefix.safetensors")   # names the file and the problem (truncated, overwritten)
     try:
         meta = json.loads((d / PREFIX_CAPTIONER_FILE).read_text())
         prefix = CaptionPrefix(**meta["prefix"])
