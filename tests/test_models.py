@@ -328,6 +328,9 @@ YES_NO = [
     ("Answer: No", False), ("The answer is yes.", True), ("Based on the frames, the answer is no.", False),
     ("Yes, there is no doubt that a car hits the cyclist.", True), ("**No**", False), ("y", True), ("N", False),
     ("No anomaly. No.", False), ("I think no.", False),
+    ("There is no anomaly in this clip.", False), ("Nothing unusual happens.", False), ("The video is abnormal", True),
+    ("There is an anomaly: a car on the walkway.", True), ("Not at all", False), ("Absolutely not.", False),
+    ("Certainly.", True), ("I would say yes", True),
 ]
 YES_NO_FAILURES = [
     "N/A", "n/a", "Not sure", "not sure.", "No, I'm not sure.", "I am not sure.", "Unclear from the frames.",

@@ -125,6 +125,17 @@ _HEDGE_RE = re.compile(
 _LEADIN_RE = re.compile(r"^(?:i\s+think|i\s+believe|i\s+would\s+say|i'?d\s+say|my\s+answer\s+is|the\s+answer\s+is"
                         r"|answer\s+is|so\s+the\s+answer\s+is)[\s:,]*", re.IGNORECASE)
 _EXPLICIT_RE = re.compile(r"\b(?:the\s+)?answer(?:\s+is|\s*:)\s*[\"'*]*\s*(yes|no)\b", re.IGNORECASE)
+_NEG_LEAD_RE = re.compile(r"^(?:not\s+(?:at\s+all|really)|(?:absolutely|definitely|certainly|of\s+course)\s+not)\b",
+                          re.IGNORECASE)
+_POS_LEAD_RE = re.compile(r"^(?:absolutely|definitely|certainly|indeed|of\s+course)\b(?!\s+not)", re.IGNORECASE)
+# statements that answer "is there an anomaly?" without a yes/no word (VQA answers of MLLM-EVAD / T-VAD style)
+_ANOMALY_NO_RE = re.compile(
+    r"^(?:there\s+(?:is|are|was|were)\s+no|no)\s+(?:anomal|abnormal|unusual|suspicious)"
+    r"|^nothing\s+(?:anomalous|abnormal|unusual|suspicious|strange)"
+    r"|\b(?:is|looks|seems|appears)\s+(?:normal|not\s+(?:anomalous|abnormal|unusual))\b", re.IGNORECASE)
+_ANOMALY_YES_RE = re.compile(
+    r"^there\s+(?:is|are|was|were)\s+(?:an?|some|one|two|several)\s+(?:anomal|abnormal)"
+    r"|\b(?:is|looks|seems|appears)\s+(?:anomalous|abnormal)\b", re.IGNORECASE)
 _CLAUSE_VERDICT_RE = re.compile(r"(?:^|[,.;:!?…\-–]|\b(?:and|or|but|actually|wait))\s*(yes|no)\b", re.IGNORECASE)
 
 
@@ -144,6 +155,11 @@ def parse_yes_no(text: str, *, source: str | None = None) -> bool:
                                   NO  = no | nope | false | incorrect | negative
         lead-in  := "I think" | "I believe" | "I would say" | "I'd say" | "my answer is" | "the answer is"
         explicit := ... "answer is" | "answer:" (yes | no) ...     # anywhere in the text, exactly one
+        adverb   := "Not at all" | "Not really" | "Absolutely/Definitely/Certainly/Of course not"  -> no
+                  | "Absolutely" | "Definitely" | "Certainly" | "Indeed" | "Of course"             -> yes
+        anomaly  := "There is no anomaly ..." | "No abnormal ..." | "Nothing unusual ..." | "... is normal"
+                                                                                              -> no
+                  | "There is an anomaly ..." | "The video is abnormal" | "... looks anomalous" -> yes
 
     The single letters ``y`` / ``n`` count only as the whole answer. The answer is a parse failure when
     its first sentence hedges or refuses (``N/A``, ``not sure``, ``maybe``, ``possibly``, ``probably``,
@@ -164,8 +180,12 @@ def parse_yes_no(text: str, *, source: str | None = None) -> bool:
     head = _LEADIN_RE.sub("", first.strip())
     words = re.findall(r"[a-z]+", head.lower())
     verdict = None
-    if words and words[0] in _YES_WORDS | _NO_WORDS:
+    if _NEG_LEAD_RE.match(head) or _POS_LEAD_RE.match(head):
+        verdict = bool(_POS_LEAD_RE.match(head))
+    elif words and words[0] in _YES_WORDS | _NO_WORDS:
         verdict = words[0] in _YES_WORDS
+    elif bool(_ANOMALY_NO_RE.search(head)) != bool(_ANOMALY_YES_RE.search(head)):
+        verdict = bool(_ANOMALY_YES_RE.search(head))
     else:
         explicit = {m.group(1).lower() for m in _EXPLICIT_RE.finditer(t)}
         if len(explicit) == 1:
