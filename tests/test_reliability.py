@@ -278,3 +278,52 @@ def test_corrupt_prefix_captioner_weights_name_the_file(tmp_path):
     _truncate(d / "prefix.safetensors", 0.3)
     with pytest.raises(ModelNotFoundError, match=r"prefix\.safetensors: truncated safetensors file"):
         load_prefix_captioner(d)
+
+
+# ------------------------------------------------------------------------------------ offline means offline
+@pytest.fixture
+def no_network_calls(monkeypatch):
+    """Any subprocess or URL opened by the code under test fails the test (and records what was tried)."""
+    import subprocess
+    import urllib.request
+
+    tried = []
+
+    def refuse(what):
+        def f(*args, **kwargs):
+            tried.append((what, args[0] if args else kwargs))
+            raise AssertionError(f"{what} called while offline: {args[:1]}")
+        return f
+
+    monkeypatch.setattr(subprocess, "run", refuse("subprocess.run"))
+    monkeypatch.setattr(subprocess, "Popen", refuse("subprocess.Popen"))
+    monkeypatch.setattr(urllib.request, "urlopen", refuse("urlopen"))
+    return tried
+
+
+def test_fetch_offline_runs_no_apt_get_and_opens_no_url(no_network_calls, tmp_path, monkeypatch, capsys):
+    from vadkit.data import real_footage as RF
+    from vadkit.errors import DatasetError
+
+    monkeypatch.setattr(RF, "_VTEST_INSTALLED", tmp_path / "not-installed" / "vtest.avi")
+    for kwargs in ({}, {"allow_network": False}):          # offline is also the library default (chapters)
+        with pytest.raises(DatasetError, match=r"vadkit data fetch vtest") as err:
+            RF.fetch("vtest", tmp_path / "d", **kwargs)
+        assert "apt-get download" not in str(err.value).split("\n")[1]   # no apt source was even listed
+    rc, _, err = _cli(["data", "fetch", "vtest", "--offline", "--dest", tmp_path / "d"], capsys)
+    assert rc == 1 and "could not fetch vtest.avi" in err
+    assert no_network_calls == []
+
+
+def test_quickstart_chapter_asks_for_footage_offline():
+    """Chapter 00 reads the footage with the library's offline default (no web fallback)."""
+    import inspect
+    import json
+
+    from vadkit.data import real_footage as RF
+
+    assert inspect.signature(RF.fetch).parameters["allow_network"].default is False
+    assert inspect.signature(RF.injected_anomaly_set).parameters["allow_network"].default is False
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "00_quickstart.ipynb").read_text())
+    calls = [ln for c in nb["cells"] for ln in "".join(c["source"]).splitlines() if "real_footage.fetch(" in ln]
+    assert calls and not any("allow_network=True" in ln for ln in calls)

