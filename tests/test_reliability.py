@@ -327,3 +327,41 @@ def test_quickstart_chapter_asks_for_footage_offline():
     nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "00_quickstart.ipynb").read_text())
     calls = [ln for c in nb["cells"] for ln in "".join(c["source"]).splitlines() if "real_footage.fetch(" in ln]
     assert calls and not any("allow_network=True" in ln for ln in calls)
+
+
+# ------------------------------------------------------------------------------------ scale-out under torchrun
+@pytest.mark.slow
+def test_torchrun_two_ranks_equal_one_process(synth_root, tiny_clip_dir, tmp_path, capsys):
+    """Issue 9: ``torchrun --nproc_per_node 2`` (gloo, CPU) over a small SynthVAD tree: the ranks take disjoint
+    shards (RANK/WORLD_SIZE), both write into the same store, and together they equal a single-process run."""
+    import json
+    import subprocess
+    import sys
+
+    from vadkit.features import FeatureStore
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    args = ["features", "extract", "--root", str(synth_root), "--clip", str(tiny_clip_dir), "--batch-size", "8",
+            "--no-progress"]
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "vadkit.cli", *args, "--cache-root", str(tmp_path / "ranks")],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(shard 0/2) have features" in proc.stdout and "(shard 1/2) have features" in proc.stdout
+    assert "all 2 ranks finished: 6 videos" in proc.stdout
+
+    rc, out, _ = _cli([*args, "--cache-root", tmp_path / "single"], capsys)
+    assert rc == 0 and "6 of 6 videos have features" in out
+    (ranked,), (single,) = (list((tmp_path / d).iterdir()) for d in ("ranks", "single"))
+    assert ranked.name == single.name                     # the same key: same dataset, model, settings
+    a, b = FeatureStore(ranked), FeatureStore(single)
+    assert a.video_ids == b.video_ids and len(a) == 6
+    shards = {v: json.loads((ranked / "sources" / f"{v}.json").read_text())["shard"] for v in a.video_ids}
+    by_rank = {s: sorted(v for v, x in shards.items() if x == s) for s in ("0/2", "1/2")}
+    assert by_rank["0/2"] == a.video_ids[0::2] and by_rank["1/2"] == a.video_ids[1::2]   # disjoint, complete
+    for v in a.video_ids:
+        np.testing.assert_allclose(a.load(v), b.load(v), rtol=0, atol=1e-6)  # batch composition differs
+        assert a.source(v)["sha256_edges"] == b.source(v)["sha256_edges"] and a.source(v)["T"] == b.source(v)["T"]
+    assert a.provenance == b.provenance

@@ -363,7 +363,7 @@ def extract_dataset(annotations, clip_name: str, *, snippet_len: int = 16, frame
                 off += k
                 p.done += k
                 if p.done == p.n:
-                    _write_video(store_dir, p, frames_per_snippet)
+                    _write_video(store_dir, p, frames_per_snippet, shard)
             buffered -= taken
             bar.update(taken)
 
@@ -443,7 +443,7 @@ def _is_done(store_dir: Path, vid: str, path, layers) -> bool:
     return True
 
 
-def _write_video(store_dir: Path, p: _Pending, k: int) -> None:
+def _write_video(store_dir: Path, p: _Pending, k: int, shard=None) -> None:
     emb = np.concatenate(p.emb).astype(np.float32)  # [T * k, D] or [T * k, 10, D]
     T = p.idx.shape[0]
     feats = emb.reshape(T, k, *emb.shape[1:]).mean(axis=1)
@@ -456,7 +456,8 @@ def _write_video(store_dir: Path, p: _Pending, k: int) -> None:
     files["features"] = _write_npy(store_dir / name, feats, name)
     # the record last: it holds the digests of the files above and is what marks the video done
     write_json_entry(store_dir / "sources" / f"{p.vid}.json",
-                     {"video_id": p.vid, **p.fp, "T": int(T), "files": files})
+                     {"video_id": p.vid, **p.fp, "T": int(T), "files": files,
+                      "shard": f"{shard[0]}/{shard[1]}" if shard else None})
     fail = store_dir / "failures" / f"{_safe_name(p.vid)}.json"
     if fail.exists():
         fail.unlink()
