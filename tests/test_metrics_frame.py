@@ -249,7 +249,8 @@ def test_all_normal_split_warns_which_metrics_are_undefined():
     scores = {f"n{i}": np.linspace(0, 1, 2) for i in range(3)}
     with pytest.warns(metrics.UndefinedMetricWarning, match=r"auc_o.*undefined \(NaN\).*no abnormal frame") as rec:
         res = metrics.evaluate_frame_level(scores, ds, gt_convention="vadclip", expand="repeat")
-    assert len([w for w in rec if issubclass(w.category, metrics.UndefinedMetricWarning)]) == 1                                     # one warning, not one per metric
+    # one warning, not one per metric
+    assert len([w for w in rec if issubclass(w.category, metrics.UndefinedMetricWarning)]) == 1
     assert np.isnan(res["auc_o"]) and np.isnan(res["auc_a"]) and np.isnan(res["ap_step"])
     with pytest.warns(metrics.UndefinedMetricWarning, match="all 4 frames have label 0"):
         assert np.isnan(metrics.micro_auc({"a": (np.zeros(4), np.arange(4.0))}))

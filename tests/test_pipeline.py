@@ -132,7 +132,8 @@ def test_kernel_refuses_non_loopback_network(tmp_path, vadkit_home):
     """While a chapter runs, the kernel refuses every non-loopback socket, DNS lookup and network tool before
     a packet is sent; papermill's loopback ZMQ and local sockets keep working, and the chapter fails naming
     what it tried."""
-    nb = _notebook(tmp_path / "00_net.ipynb", GUARD_PROBE + "\nsocket.create_connection(('192.0.2.1', 80), timeout=2)\n")
+    last = "\nsocket.create_connection(('192.0.2.1', 80), timeout=2)\n"
+    nb = _notebook(tmp_path / "00_net.ipynb", GUARD_PROBE + last)
     res = run_notebook(nb, tmp_path / "out.ipynb", profile="smoke")
     assert not res.ok and "NetworkBlockedError" in res.error and "192.0.2.1" in res.error
     r = _guard_results(tmp_path / "out.ipynb")

@@ -140,7 +140,8 @@ def _ucf_tree(synth_root: Path, dst: Path) -> tuple[Path, list[str]]:
         folder = dst / ("Testing_Normal_Videos_Anomaly" if n.startswith("Normal") else "Abuse")
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy(s, folder / f"{n}.mp4")
-        lines.append(f"{n}.mp4  Normal  -1  -1  -1  -1  " if n.startswith("Normal") else f"{n}.mp4  Abuse  4  20  -1  -1  ")
+        cls, seg = ("Normal", "-1  -1") if n.startswith("Normal") else ("Abuse", "4  20")
+        lines.append(f"{n}.mp4  {cls}  {seg}  -1  -1  ")
     (dst / "Temporal_Anomaly_Annotation.txt").write_text("\n".join(lines) + "\n")
     return dst, names
 

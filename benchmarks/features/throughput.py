@@ -103,7 +103,8 @@ def _load(name: str, device: str, precision: str):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clip", default="zoo:tiny-clip",
-                    help="CLIP name, or random:tiny / random:<open_clip arch> (random weights: no training, no download)")
+                    help="CLIP name, or random:tiny / random:<open_clip arch> "
+                         "(random weights: no training, no download)")
     ap.add_argument("--frames", type=int, default=1600)
     ap.add_argument("--device", default=None)
     ap.add_argument("--precision", default="fp32")

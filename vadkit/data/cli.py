@@ -136,7 +136,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("synth", help="generate a SynthVAD dataset", formatter_class=fmt,
                         description="Render N SynthVAD videos split 60/15/25 %% into train/val/test (with a "
                         "progress bar; an interrupted run resumes).",
-                        epilog="example:\n  vadkit data synth --out /tmp/synthvad --videos 20 --seed 0 --frames 96 160\n\n"
+                        epilog="example:\n"
+                        "  vadkit data synth --out /tmp/synthvad --videos 20 --seed 0 --frames 96 160\n\n"
                         "exit codes: 0 written (or already complete); 1 generation failed (the message names the "
                         "file or setting); 2 bad arguments; 130 interrupted (finished videos are kept)")
     p.add_argument("--out", required=True, help="output folder (created; finished videos are kept on re-runs)")

@@ -41,7 +41,8 @@ def register(subparsers) -> None:
     e.add_argument("--snippet-len", type=positive_int, default=16, help="frames per snippet (>= 1) [16]")
     e.add_argument("--frames-per-snippet", type=positive_int, default=1,
                    help="frames encoded per snippet, 1 .. snippet-len [1]")
-    e.add_argument("--layers", type=int_list, default=(), help="comma-separated block indices whose patch tokens to keep")
+    e.add_argument("--layers", type=int_list, default=(),
+                   help="comma-separated block indices whose patch tokens to keep")
     e.add_argument("--cache-root", default=None, help="parent of the feature store (default: $VADKIT_CACHE/features)")
     e.add_argument("--shard", type=shard, default=None,
                    help="i/n: this process takes every n-th video from i (0 <= i < n); under torchrun the "

@@ -207,7 +207,9 @@ def _load_verified(path: Path, expected: dict | None) -> np.ndarray:
 def store_dir_for(clip_name: str, cache_root, snippet_len: int, frames_per_snippet: int, crop: str,
                   layers: Sequence[int], *, dataset: dict | None = None, model: dict | None = None,
                   precision: str = "fp32") -> Path:
-    """Directory of the store of these settings: ``<cache_root>/<dataset>-<clip>_<crop>_s<S>x<k>_L<layers>_<prec>-<key>``.
+    """Directory of the store of these settings.
+
+    ``<cache_root>/<dataset>-<clip>_<crop>_s<S>x<k>_L<layers>_<precision>-<key>``.
 
     ``key`` is :func:`vadkit.identity.cache_key` of the features producer's version, ``dataset``
     (:func:`~vadkit.features.provenance.store_dataset_identity`), ``model`` (its identity: weights digest of a

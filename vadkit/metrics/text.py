@@ -209,9 +209,9 @@ def normalize_yes_no(text: str, *, strict: bool = False) -> str | None:
     """Map a free-text answer to ``"Yes"``, ``"No"`` or ``None`` (undecidable).
 
     One grammar for every yes/no answer in vadkit: :func:`vadkit.metrics.answers.parse_yes_no` (its docstring
-    lists what it accepts; :mod:`vadkit.models.parsing` re-exports it). Hedges and refusals (``"N/A"``, ``"Not sure"``, ``"maybe"``), answers that say
-    both, and sentences where no verdict leads are undecidable (``None``; ``strict=True`` raises
-    :class:`~vadkit.errors.ParseError`), never a silent No.
+    lists what it accepts; :mod:`vadkit.models.parsing` re-exports it). Hedges and refusals (``"N/A"``,
+    ``"Not sure"``, ``"maybe"``), answers that say both, and sentences where no verdict leads are undecidable
+    (``None``; ``strict=True`` raises :class:`~vadkit.errors.ParseError`), never a silent No.
     """
     from vadkit.metrics.answers import parse_yes_no
 

@@ -119,7 +119,7 @@ _NONE_RE = re.compile(r"^(?:none|nothing|no\s+intervals?|no\s+(?:abnormal|anomal
                       re.IGNORECASE)
 _NONE_START_RE = re.compile(r"^(?:none|nothing|no\s+(?:intervals?|anomal|abnormal))", re.IGNORECASE)
 _COUNT_RE = re.compile(rf"(?<![\w.])(\d+)\s+(?:anomal(?:y|ies)|(?:abnormal|anomalous)\s+events?|events?|segments?|"
-                       rf"intervals?)\b", re.IGNORECASE)
+                       r"intervals?)\b", re.IGNORECASE)
 
 
 def _seconds(num: str) -> float:

@@ -160,4 +160,5 @@ def install_if_requested() -> bool:
 
 
 #: The kernel argument :func:`vadkit.pipeline.notebooks.run_notebook` passes to guard a kernel.
-KERNEL_ARGUMENT = "--IPKernelApp.exec_lines=__import__('vadkit.pipeline.netguard').pipeline.netguard.install_if_requested()"
+KERNEL_ARGUMENT = ("--IPKernelApp.exec_lines="
+                   "__import__('vadkit.pipeline.netguard').pipeline.netguard.install_if_requested()")
