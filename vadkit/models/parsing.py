@@ -118,7 +118,7 @@ _NONE_RE = re.compile(r"^(?:none|nothing|no\s+intervals?|no\s+(?:abnormal|anomal
                       r"|(?:there\s+(?:are|is)\s+)?no\s+anomal(?:y|ies)(?:\s+(?:in|found|detected)\b.*)?|\[\s*\])$",
                       re.IGNORECASE)
 _NONE_START_RE = re.compile(r"^(?:none|nothing|no\s+(?:intervals?|anomal|abnormal))", re.IGNORECASE)
-_COUNT_RE = re.compile(rf"(?<![\w.])(\d+)\s+(?:anomal(?:y|ies)|(?:abnormal|anomalous)\s+events?|events?|segments?|"
+_COUNT_RE = re.compile(r"(?<![\w.])(\d+)\s+(?:anomal(?:y|ies)|(?:abnormal|anomalous)\s+events?|events?|segments?|"
                        r"intervals?)\b", re.IGNORECASE)
 
 
