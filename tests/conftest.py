@@ -1,4 +1,10 @@
-"""Shared test set-up: offline, isolated caches, and where the real annotation files are."""
+"""Shared test set-up: offline, isolated caches, and where the real annotation files are.
+
+Network guard: ``VADKIT_NO_NETWORK=1`` makes :func:`vadkit.pipeline.notebooks.run_notebook` start every kernel
+under :mod:`vadkit.pipeline.netguard` (non-loopback sockets, DNS lookups and apt/pip/curl subprocesses refused
+before a packet is sent), whatever the profile: the book build in ``tests/test_book.py`` and every test that
+executes a notebook run offline, and a chapter that tries the network fails naming what it tried.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ["VADKIT_NO_NETWORK"] = "1"   # not setdefault: the suite's guard is not optional
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ANNOTATIONS = REPO.parent / "shared" / "annotations"

@@ -12,12 +12,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PKG = REPO / "vadkit"
 
-# what each layer may import from vadkit (imports point down)
+# what each layer may import from vadkit (imports point down; argtypes is a leaf of argparse types for the CLI modules)
 LOWER = {
-    "data": {"data", "errors", "io_utils", "paths", "identity", "__version__"},
+    "data": {"data", "errors", "io_utils", "paths", "identity", "__version__", "argtypes"},
     "metrics": {"metrics", "data", "errors", "io_utils", "paths"},
-    "models": {"models", "data", "errors", "io_utils", "paths", "identity", "trainer", "metrics", "registry"},
-    "features": {"features", "models", "data", "errors", "io_utils", "paths", "identity", "__version__"},
+    "models": {"models", "data", "errors", "io_utils", "paths", "identity", "trainer", "metrics", "registry",
+               "argtypes"},
+    "features": {"features", "models", "data", "errors", "io_utils", "paths", "identity", "__version__", "argtypes"},
     "methods": {"methods", "models", "metrics", "features", "data", "errors", "io_utils", "paths", "identity",
                 "trainer"},
     "experiment": {"experiment", "methods", "models", "metrics", "features", "data", "errors", "io_utils", "paths",

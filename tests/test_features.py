@@ -86,16 +86,18 @@ def test_cache_mismatch_is_an_error(clip, videos, tmp_path):
         extract_dataset({"vid0": videos["vid0"]}, "tiny", clip=clip, cache_root=tmp_path, progress=False)
 
 
-def test_changed_source_is_an_error(clip, videos, tmp_path):
+def test_changed_source_is_recomputed(clip, videos, tmp_path):
+    """A video whose file changed since it was cached is recomputed (with a warning), never served stale."""
     from vadkit.data.video import write_video
-    from vadkit.features import extract_dataset
+    from vadkit.features import extract_dataset, naive_extract
 
     p = tmp_path / "v.mp4"
     write_video(p, np.zeros((20, 48, 64, 3), np.uint8), 15)
     extract_dataset({"v": p}, "tiny", clip=clip, cache_root=tmp_path / "c", progress=False)
     write_video(p, np.full((20, 48, 64, 3), 200, np.uint8), 15)
-    with pytest.raises(CacheMismatchError, match="changed"):
-        extract_dataset({"v": p}, "tiny", clip=clip, cache_root=tmp_path / "c", progress=False)
+    with pytest.warns(UserWarning, match="changed"):
+        store = extract_dataset({"v": p}, "tiny", clip=clip, cache_root=tmp_path / "c", progress=False)
+    np.testing.assert_allclose(store.load("v"), naive_extract(p, clip), atol=1e-5)
 
 
 def test_shards_partition_the_work(clip, videos, tmp_path):
@@ -147,3 +149,117 @@ def test_read_released_and_compare(tmp_path):
     assert 0.5 < compare_features(a, noisy)["cos_mean"] < 0.9
     df = compare_stores(feats, {"Abuse001_x264": a})
     assert list(df["video_id"]) == ["Abuse001_x264"] and df["cos_mean"].iloc[0] == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------ reliability (issue 10)
+def test_damaged_entry_is_named_on_load_and_recomputed(clip, videos, tmp_path):
+    """A truncated or bit-flipped feature file fails its recorded digest: load names the file, the next
+    extraction recomputes it (before: counted as done, and numpy's error without the path)."""
+    from vadkit.features import extract_dataset
+
+    good = {k: videos[k] for k in ("vid0", "vid1")}
+    store = extract_dataset(good, "tiny", clip=clip, cache_root=tmp_path, layers=(0,), progress=False)
+    ref = store.load("vid0")
+    f = store.root / "features" / "vid0.npy"
+    f.write_bytes(f.read_bytes()[:100])                       # truncated, as by a full disk or a killed copy
+    with pytest.raises(CacheMismatchError, match=r"vid0\.npy: damaged feature file"):
+        store.load("vid0")
+    t = store.root / "tokens" / "vid1.L0.npy"
+    data = bytearray(t.read_bytes())
+    data[-1] ^= 0xFF                                          # same size, one bit pattern changed
+    t.write_bytes(bytes(data))
+    with pytest.raises(CacheMismatchError, match=r"vid1\.L0\.npy: damaged feature file"):
+        store.load_tokens("vid1", 0)
+    with pytest.warns(UserWarning, match=r"vid0\.npy: missing or damaged"):
+        store = extract_dataset(good, "tiny", clip=clip, cache_root=tmp_path, layers=(0,), progress=False)
+    np.testing.assert_allclose(store.load("vid0"), ref, atol=1e-5)   # batch composition differs: float noise
+    # a damaged entry record is recomputed too
+    rec = store.root / "sources" / "vid1.json"
+    rec.write_text(rec.read_text().replace('"T": 2', '"T": 3'))
+    with pytest.raises(CacheMismatchError, match=r"vid1\.json: the entry record"):
+        store.load("vid1")
+    with pytest.warns(UserWarning, match="entry record damaged"):
+        store = extract_dataset(good, "tiny", clip=clip, cache_root=tmp_path, layers=(0,), progress=False)
+    assert store.load("vid1").shape[0] == 2 and store.source("vid1")["T"] == 2
+    # the resumed store's tokens were recomputed with the record, so they verify again
+    assert store.load_tokens("vid1", 0).dtype == np.float16
+
+
+def test_missing_video_does_not_stop_the_batch(clip, videos, tmp_path):
+    from vadkit.features import extract_dataset
+
+    items = {"vid0": videos["vid0"], "gone": tmp_path / "gone.mp4", "broken": videos["broken"]}
+    store = extract_dataset(items, "tiny", clip=clip, cache_root=tmp_path, progress=False)
+    assert store.video_ids == ["vid0"]
+    assert set(store.failed()) == {"gone", "broken"} and "gone.mp4" in store.failed()["gone"]
+
+
+@pytest.mark.parametrize("kw, problem", [({"batch_size": 0}, "batch_size"), ({"frames_per_snippet": 0}, "frames_per"),
+                                         ({"snippet_len": 0}, "snippet_len"), ({"frames_per_snippet": 17}, "[1, "),
+                                         ({"crop": "left"}, "crop"), ({"precision": "fp8"}, "precision")])
+def test_bad_settings_fail_before_any_work(clip, videos, tmp_path, kw, problem):
+    from vadkit.errors import ConfigError
+    from vadkit.features import extract_dataset
+
+    with pytest.raises(ConfigError, match=problem.replace("[", r"\[")):
+        extract_dataset({"vid0": videos["vid0"]}, "tiny", clip=clip, cache_root=tmp_path, progress=False, **kw)
+    assert not any(tmp_path.iterdir())
+
+
+def test_precision_is_recorded_and_keys_the_store(clip, videos, tmp_path):
+    """A resumed store can never mix precisions: the compute precision is in the provenance and the key."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from vadkit.errors import ConfigError
+    from vadkit.features import extract_dataset, store_dir_for
+    from vadkit.features.provenance import compute_precision
+
+    store = extract_dataset({"vid0": videos["vid0"]}, "tiny", clip=clip, cache_root=tmp_path, progress=False)
+    assert store.provenance["compute_precision"] == "fp32" and store.provenance["dtype"] == "float32"
+    assert compute_precision(SimpleNamespace(device=torch.device("cuda"), precision="bf16")) == "bf16"
+    assert compute_precision(SimpleNamespace(device=torch.device("cpu"), precision="bf16")) == "fp32"  # no autocast
+    args = ("tiny", tmp_path, 16, 1, "center", ())
+    assert store_dir_for(*args, precision="bf16") != store_dir_for(*args, precision="fp32")
+    with pytest.raises(ConfigError, match="precision"):
+        extract_dataset({"vid0": videos["vid0"]}, "tiny", clip=clip, cache_root=tmp_path, precision="bf16",
+                        progress=False)
+
+
+@pytest.fixture(scope="module")
+def two_synth_roots(tmp_path_factory):
+    """Two tiny SynthVAD roots that differ only by their seed: same video ids, other content."""
+    from vadkit.data.synth import SynthConfig, generate
+
+    cfg = SynthConfig(min_frames=32, max_frames=40)
+    d = tmp_path_factory.mktemp("synth")
+    return [generate(d / f"seed{s}", {"train": 2, "test": 2}, seed=s, config=cfg, progress=False, workers=1)
+            for s in (0, 1)]
+
+
+def test_store_is_keyed_by_dataset_identity_not_path_or_split(clip, two_synth_roots, tmp_path):
+    import shutil
+
+    from vadkit.data.datasets import load_dataset
+    from vadkit.features import extract_dataset, naive_extract
+
+    a0, a1 = (load_dataset("synthvad", r, split="test") for r in two_synth_roots)
+    common = sorted(set(a0) & set(a1))
+    assert common                                              # ids shared by both seeds: they collided before
+    s0 = extract_dataset(a0, "tiny", clip=clip, cache_root=tmp_path, progress=False)
+    s1 = extract_dataset(a1, "tiny", clip=clip, cache_root=tmp_path, progress=False)
+    assert s0.root != s1.root
+    vid = common[0]
+    np.testing.assert_allclose(s1.load(vid), naive_extract(a1[vid].video_path, clip), atol=1e-5)
+    assert s0.provenance["dataset"]["dataset"] == "synthvad" and "manifest" in s0.provenance["dataset"]
+    # the other split, a subset, and the same root moved elsewhere: one store (shared across chapters)
+    train = load_dataset("synthvad", two_synth_roots[0], split="train")
+    assert extract_dataset(train, "tiny", clip=clip, cache_root=tmp_path, progress=False).root == s0.root
+    sub = a0.filter(lambda a: a.video_id == vid)
+    assert extract_dataset(sub, "tiny", clip=clip, cache_root=tmp_path, progress=False).root == s0.root
+    moved = tmp_path / "moved"
+    shutil.copytree(two_synth_roots[0], moved)
+    m = load_dataset("synthvad", moved, split="test")
+    s_moved = extract_dataset(m, "tiny", clip=clip, cache_root=tmp_path, progress=False)
+    assert s_moved.root == s0.root and sorted(s_moved.video_ids) == sorted(set(a0) | set(train))

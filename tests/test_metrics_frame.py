@@ -239,3 +239,32 @@ def test_real_ucf_off_by_16_is_visible(shared_annotations):
     exact = metrics.build_frame_gt(ann, "lavad")
     trunc = metrics.build_frame_gt(ann, "off_by_16")
     assert len(trunc) == 16 * ((n - 1) // 16) and exact.sum() - trunc.sum() >= 1
+
+
+def test_all_normal_split_warns_which_metrics_are_undefined():
+    """Issue 10: an all-normal test split gave AUC_O NaN with no warning."""
+    ds = DatasetAnnotations("normal-only")
+    for i in range(3):
+        ds.add(VideoAnnotation(f"n{i}", num_frames=32))
+    scores = {f"n{i}": np.linspace(0, 1, 2) for i in range(3)}
+    with pytest.warns(metrics.UndefinedMetricWarning, match=r"auc_o.*undefined \(NaN\).*no abnormal frame") as rec:
+        res = metrics.evaluate_frame_level(scores, ds, gt_convention="vadclip", expand="repeat")
+    # one warning, not one per metric
+    assert len([w for w in rec if issubclass(w.category, metrics.UndefinedMetricWarning)]) == 1
+    assert np.isnan(res["auc_o"]) and np.isnan(res["auc_a"]) and np.isnan(res["ap_step"])
+    with pytest.warns(metrics.UndefinedMetricWarning, match="all 4 frames have label 0"):
+        assert np.isnan(metrics.micro_auc({"a": (np.zeros(4), np.arange(4.0))}))
+    with pytest.raises(ScoreError, match="undefined"):
+        metrics.roc_auc(np.zeros(4), np.arange(4.0), undefined="raise")
+
+
+def test_defined_metrics_do_not_warn():
+    import warnings
+
+    rng = np.random.default_rng(3)
+    ds = make_dataset(rng, 8)
+    scores = {k: rng.random(ds[k].num_frames // 16) for k in ds}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", metrics.UndefinedMetricWarning)
+        res = metrics.evaluate_frame_level(scores, ds, gt_convention="vadclip", expand="repeat", per_class=False)
+    assert 0.0 <= res["auc_o"] <= 1.0

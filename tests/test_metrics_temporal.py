@@ -123,3 +123,17 @@ def test_bad_input():
         metrics.detection_map([p, p], [[]], [[]], ["a", "b"])
     with pytest.raises(ConfigError, match="convention"):
         metrics.detection_map([p], [[]], [[]], ["a", "b"], convention="fancy")
+
+
+def test_detection_map_on_empty_input_is_a_clear_error():
+    """Issue 10: empty input raised numpy's 'need at least one array to concatenate'."""
+    with pytest.raises(ScoreError, match="no videos to evaluate"):
+        metrics.detection_map([], [], [], ["a", "b"])
+
+
+def test_detection_map_without_ground_truth_warns_when_nan():
+    p = np.zeros((64, 1))
+    p[10:30, 0] = 1.0
+    with pytest.warns(metrics.UndefinedMetricWarning, match="none of the 1 videos has a ground-truth segment"):
+        res = metrics.detection_map([p], [[]], [[]], ["x"], convention="corrected")
+    assert np.isnan(res["avg"])

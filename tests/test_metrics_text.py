@@ -86,3 +86,12 @@ def test_accuracies():
     assert np.isnan(metrics.balanced_accuracy(["Yes"], ["Yes"]))
     with pytest.raises(ScoreError, match="2 predictions but 1"):
         metrics.yes_no_accuracy(["Yes", "No"], ["Yes"])
+
+
+@pytest.mark.parametrize("text", ["N/A", "Not sure", "No, I am not sure.", "There is no doubt he runs.",
+                                  "Probably yes", "n/a"])
+def test_normalize_yes_no_hedges_are_undecidable(text):
+    """Issue 10: "N/A" and "Not sure" used to normalise to No (the 'n' and 'not' words)."""
+    assert metrics.normalize_yes_no(text) is None
+    with pytest.raises(ParseError):
+        metrics.normalize_yes_no(text, strict=True)

@@ -93,3 +93,83 @@ def test_cli_help_lists_commands(capsys):
     out = capsys.readouterr().out
     for cmd in ("run", "book", "results"):
         assert cmd in out
+
+
+# ------------------------------------------------------------------------------------ network guard (issue 10)
+GUARD_PROBE = '''
+import json, socket, subprocess
+results = {}
+def attempt(name, fn):
+    try:
+        fn()
+        results[name] = "allowed"
+    except Exception as err:
+        results[name] = f"{type(err).__name__}: {err}"
+attempt("tcp", lambda: socket.create_connection(("192.0.2.1", 80), timeout=2))       # TEST-NET-1
+attempt("tcp6", lambda: socket.socket(socket.AF_INET6).connect(("2001:db8::1", 80)))  # documentation range
+attempt("dns", lambda: socket.getaddrinfo("example.invalid", 443))
+attempt("udp", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("192.0.2.1", 53)))
+attempt("apt", lambda: subprocess.run(["apt-get", "download", "opencv-doc"], capture_output=True))
+attempt("pip", lambda: subprocess.run(["python", "-m", "pip", "download", "x"], capture_output=True))
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(1)
+attempt("loopback", lambda: socket.create_connection(srv.getsockname(), timeout=2).close())
+attempt("local-subprocess", lambda: subprocess.run(["true"], check=True))
+print("GUARD", json.dumps(results))
+'''
+
+
+def _guard_results(out_path):
+    nb = json.loads(out_path.read_text())
+    text = "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                   for o in c.get("outputs", []))
+    line = next(ln for ln in text.splitlines() if ln.startswith("GUARD "))
+    return json.loads(line[len("GUARD "):])
+
+
+def test_kernel_refuses_non_loopback_network(tmp_path, vadkit_home):
+    """While a chapter runs, the kernel refuses every non-loopback socket, DNS lookup and network tool before
+    a packet is sent; papermill's loopback ZMQ and local sockets keep working, and the chapter fails naming
+    what it tried."""
+    last = "\nsocket.create_connection(('192.0.2.1', 80), timeout=2)\n"
+    nb = _notebook(tmp_path / "00_net.ipynb", GUARD_PROBE + last)
+    res = run_notebook(nb, tmp_path / "out.ipynb", profile="smoke")
+    assert not res.ok and "NetworkBlockedError" in res.error and "192.0.2.1" in res.error
+    r = _guard_results(tmp_path / "out.ipynb")
+    for k in ("tcp", "tcp6", "dns", "udp", "apt", "pip"):
+        assert r[k].startswith("NetworkBlockedError: "), (k, r[k])
+    assert "only loopback is allowed" in r["tcp"] and "apt-get" in r["apt"]
+    assert r["loopback"] == "allowed" and r["local-subprocess"] == "allowed"
+
+
+def test_guard_is_on_for_every_notebook_run_in_tests(tmp_path, vadkit_home):
+    """conftest sets VADKIT_NO_NETWORK=1, so even a full-profile run asking for network is guarded in tests."""
+    import os
+
+    assert os.environ.get("VADKIT_NO_NETWORK") == "1"
+    nb = _notebook(tmp_path / "00_net.ipynb", "import socket\nsocket.getaddrinfo('huggingface.co', 443)\n")
+    res = run_notebook(nb, tmp_path / "out.ipynb", profile="full", network=True)
+    assert not res.ok and "NetworkBlockedError" in res.error
+
+
+def test_guard_in_process_refuses_before_connecting(monkeypatch):
+    import socket
+
+    from vadkit.pipeline import netguard
+
+    calls = []
+    monkeypatch.setattr(socket.socket, "connect", lambda self, addr: calls.append(addr))
+    netguard.install()
+    try:
+        s = socket.socket()
+        with pytest.raises(netguard.NetworkBlockedError, match="192.0.2.1"):
+            s.connect(("192.0.2.1", 80))
+        s.connect(("127.0.0.1", 9))                            # loopback reaches the (fake) original
+        s.close()
+        with pytest.raises(netguard.NetworkBlockedError):
+            socket.getaddrinfo("example.invalid", 80)
+        assert socket.getaddrinfo("localhost", 80)
+    finally:
+        netguard.uninstall()
+    assert calls == [("127.0.0.1", 9)]                        # the refused address never reached connect

@@ -15,6 +15,7 @@ import importlib
 import sys
 
 from vadkit import __version__
+from vadkit.argtypes import EXIT_CODES, run_checks
 from vadkit.errors import VadkitError
 
 COMMAND_MODULES = ("vadkit.data.cli", "vadkit.features.cli", "vadkit.models.cli", "vadkit.pipeline.cli")
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vadkit",
         description="Reproducible explainable video anomaly detection: data, features, models, notebooks, book.",
         epilog="Profiles: 'smoke' (CPU, offline, SynthVAD, tiny models; the default) and 'full' "
-        "(real datasets and Hugging Face models on a GPU). See README.md.",
+        f"(real datasets and Hugging Face models on a GPU). See README.md.\n{EXIT_CODES}.",
     )
     parser.add_argument("--version", action="version", version=f"vadkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -42,15 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)          # a bad value exits 2 here, naming the option (vadkit.argtypes)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    run_checks(args)                        # checks across options, same message format and exit code
     try:
         result = args.func(args)
     except VadkitError as err:
         print(f"vadkit: error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:                 # `vadkit ... | head`: stop quietly, like other Unix tools
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("vadkit: interrupted; finished work is kept in the caches and registry", file=sys.stderr)
         return 130

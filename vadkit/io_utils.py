@@ -3,6 +3,11 @@
 Every cache and result file in vadkit is written through :func:`atomic_write`: the data goes to a
 temporary file in the same directory, is flushed and fsync'ed, then renamed over the target. A crash
 leaves either the old file or the new one, never a half-written one, so interrupted jobs resume.
+
+Permissions: :func:`tempfile.mkstemp` creates its file with mode ``0600`` (and :func:`tempfile.mkdtemp`
+its folder with ``0700``) whatever the umask, which would make shared caches unreadable by the rest of a
+group. Before the rename the file gets the mode a plain ``open(path, "w")`` would give it: the mode of the
+file it replaces, or ``0o666 & ~umask`` for a new file (:func:`make_temp_dir`: ``0o777 & ~umask``).
 """
 
 from __future__ import annotations
@@ -11,14 +16,51 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 
+_umask_lock = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (``/proc/self/status`` on Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _umask_lock:  # elsewhere: set and restore (the lock keeps our own threads from racing)
+        old = os.umask(0o022)
+        os.umask(old)
+    return old
+
+
+def _target_mode(path: Path, base: int = 0o666) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)   # replacing a file keeps its mode, like open(path, "w")
+    except OSError:
+        return base & ~current_umask()
+
+
+def make_temp_dir(prefix: str, dir: str | os.PathLike) -> Path:
+    """:func:`tempfile.mkdtemp` whose folder gets ``0o777 & ~umask`` (for build-then-rename of a whole entry)."""
+    d = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+    os.chmod(d, 0o777 & ~current_umask())
+    return d
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
-    """Open a temporary file next to ``path``; on clean exit rename it onto ``path``."""
+    """Open a temporary file next to ``path``; on clean exit rename it onto ``path``.
+
+    The file ends up with the mode of the file it replaces, or ``0o666 & ~umask`` when new.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -27,6 +69,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), _target_mode(path))
+        if not hasattr(os, "fchmod"):
+            os.chmod(tmp, _target_mode(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

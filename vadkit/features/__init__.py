@@ -8,14 +8,29 @@
     store.provenance, store.failures
 
 See :mod:`vadkit.features.extract` for the frame-sampling convention and :mod:`.provenance` for what
-is recorded and checked.
+is recorded and checked. Names are imported on first use, so ``vadkit --help`` (which imports
+:mod:`vadkit.features.cli`) does not pay for torch.
 """
 
-from vadkit.features.extract import (FeatureStore, extract_dataset, naive_extract, parse_shard,
-                                     snippet_frame_indices, store_dir_for)
-from vadkit.features.provenance import check_provenance, source_fingerprint
-from vadkit.features.released import compare_features, compare_stores, read_released
+from __future__ import annotations
 
-__all__ = ["FeatureStore", "extract_dataset", "naive_extract", "parse_shard", "snippet_frame_indices",
-           "store_dir_for", "check_provenance", "source_fingerprint", "compare_features", "compare_stores",
-           "read_released"]
+import importlib
+
+_EXPORTS = {
+    "FeatureStore": "extract", "extract_dataset": "extract", "naive_extract": "extract", "parse_shard": "extract",
+    "snippet_frame_indices": "extract", "store_dir_for": "extract",
+    "check_provenance": "provenance", "source_fingerprint": "provenance", "store_dataset_identity": "provenance",
+    "compare_features": "released", "compare_stores": "released", "read_released": "released",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"vadkit.features.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'vadkit.features' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -22,6 +22,7 @@ from vadkit.metrics.frame import (  # noqa: F401
     GT_CONVENTIONS,
     MACRO_POLICIES,
     GTConvention,
+    UndefinedMetricWarning,
     abnormal_video_ids,
     align_lengths,
     average_precision,

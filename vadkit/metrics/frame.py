@@ -114,6 +114,10 @@ GT_CONVENTIONS: dict[str, GTConvention] = {
     ]
 }
 
+class UndefinedMetricWarning(UserWarning):
+    """A metric is NaN because it does not exist for this input (e.g. AUC_O of an all-normal test split)."""
+
+
 EXPAND_METHODS = ("none", "repeat", "nearest", "window_mean", "linear")
 ALIGN_POLICIES = ("error", "cut", "truncate", "pad_edge")
 MACRO_POLICIES = ("ubnormal", "sspcab", "ssmtl", "skip")
@@ -347,14 +351,20 @@ def roc_auc(labels, scores, *, undefined: str = "nan") -> float:
     ``AUC = (sum of positive ranks - n1 (n1 + 1) / 2) / (n1 n0)``, which equals sklearn's
     ``roc_auc_score`` and ``auc(roc_curve(...))`` (the tests check it) at a fraction of the per-call cost
     (macro AUC calls it once per video). With a single class the AUC does not exist: ``undefined="nan"``
-    returns NaN, ``"raise"`` raises :class:`~vadkit.errors.ScoreError`.
+    returns NaN, ``"warn"`` returns NaN with an :class:`UndefinedMetricWarning` saying why, ``"raise"``
+    raises :class:`~vadkit.errors.ScoreError`.
     """
     from scipy.stats import rankdata
 
+    _choice("undefined", undefined, ("nan", "warn", "raise"))
     lab, sc = _pair(labels, scores)
     if lab.min(initial=1) == lab.max(initial=0):
+        why = (f"ROC-AUC undefined: all {len(lab)} frames have label {int(lab[0]) if len(lab) else '-'} "
+               f"(an AUC needs both normal and abnormal frames)")
         if undefined == "raise":
-            raise ScoreError(f"ROC-AUC undefined: all {len(lab)} frames have label {int(lab[0]) if len(lab) else '-'}")
+            raise ScoreError(why)
+        if undefined == "warn":
+            warnings.warn(why + "; returning NaN", UndefinedMetricWarning, stacklevel=2)
         return float("nan")
     ranks = rankdata(sc)
     pos = lab == 1
@@ -403,9 +413,10 @@ def _concat(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndar
     return np.concatenate(gts), np.concatenate(scs)
 
 
-def micro_auc(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> float:
-    """AUC over all frames of all videos concatenated (AUC_O, "micro")."""
-    return roc_auc(*_concat(pairs))
+def micro_auc(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], *, undefined: str = "warn") -> float:
+    """AUC over all frames of all videos concatenated (AUC_O, "micro"); NaN with a warning when every frame
+    has one label (``undefined`` as in :func:`roc_auc`)."""
+    return roc_auc(*_concat(pairs), undefined=undefined)
 
 
 def _minmax(s: np.ndarray) -> np.ndarray:
@@ -455,7 +466,7 @@ def class_wise_auc_a(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]],
         classes = ann.classes or tuple(sorted({s.label for s in ann.segments if s.label})) or ("unknown",)
         for c in classes:
             by_class.setdefault(c, {})[vid] = pairs[vid]
-    return {c: micro_auc(by_class[c]) for c in sorted(by_class)}
+    return {c: micro_auc(by_class[c], undefined="nan") for c in sorted(by_class)}
 
 
 def evaluate_frame_level(scores: Mapping[str, np.ndarray], annotations: DatasetAnnotations, *,
@@ -481,6 +492,9 @@ def evaluate_frame_level(scores: Mapping[str, np.ndarray], annotations: DatasetA
         flat dict: ``auc_o`` (micro AUC, all videos), ``auc_a`` (abnormal videos only), ``ap_step``,
         ``ap_trapezoid`` (both AP estimators, all videos), ``macro_auc``, ``auc_a/<class>`` (floats; NaN
         where undefined) and ``n_videos``, ``n_abnormal_videos``, ``n_frames`` (ints).
+
+    Every NaN comes with one :class:`UndefinedMetricWarning` naming the metrics and why they do not exist
+    (an all-normal test split has no AUC_O, AUC_A or AP; an all-abnormal one no AUC), never silently.
     """
     _choice("macro_policy", macro_policy, MACRO_POLICIES)
     pairs = frame_arrays(scores, annotations, gt_convention=gt_convention, expand=expand, snippet_len=snippet_len,
@@ -489,7 +503,7 @@ def evaluate_frame_level(scores: Mapping[str, np.ndarray], annotations: DatasetA
     abn = abnormal_video_ids(pairs)
     res: dict[str, float | int] = {
         "auc_o": roc_auc(gt, sc),
-        "auc_a": micro_auc({v: pairs[v] for v in abn}) if abn else float("nan"),
+        "auc_a": micro_auc({v: pairs[v] for v in abn}, undefined="nan") if abn else float("nan"),
         **{f"ap_{k}": v for k, v in average_precisions(gt, sc).items()},
         "macro_auc": macro_auc(pairs, macro_policy),
     }
@@ -497,4 +511,15 @@ def evaluate_frame_level(scores: Mapping[str, np.ndarray], annotations: DatasetA
         for c, v in class_wise_auc_a(pairs, annotations).items():
             res[f"auc_a/{c}"] = v
     res.update(n_videos=len(pairs), n_abnormal_videos=len(abn), n_frames=int(len(gt)))
+    nan = [k for k, v in res.items() if isinstance(v, float) and np.isnan(v)]
+    if nan:
+        n_pos = int(gt.sum())
+        if n_pos == 0:
+            why = (f"the {len(pairs)} evaluated videos hold no abnormal frame (an all-normal test split under "
+                   f"gt_convention={getattr(gt_convention, 'name', gt_convention)!r}): AUC and AP need abnormal frames")
+        elif n_pos == len(gt):
+            why = f"every one of the {len(gt)} frames is abnormal: an AUC needs normal frames too"
+        else:
+            why = "their videos hold a single class (e.g. a class whose abnormal videos have no normal frame)"
+        warnings.warn(f"{', '.join(nan)} undefined (NaN): {why}", UndefinedMetricWarning, stacklevel=2)
     return res

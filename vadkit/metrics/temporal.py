@@ -160,6 +160,11 @@ def detection_map(predictions: Sequence[np.ndarray], gt_segments: Sequence, gt_l
     Returns:
         ``{"mAP@0.1": ..., ..., "avg": mean over thresholds}`` as fractions in [0, 1]; with
         ``return_per_class`` also ``"per_class": {tau: {class: AP}}`` and ``"n_proposals": {class: count}``.
+
+    Empty input (no videos) raises :class:`~vadkit.errors.ScoreError`: an mAP over nothing is not a number
+    anyone should report, and a NaN would travel silently into a table. With ``empty_classes="exclude"`` and
+    no ground-truth segment in any class, mAP is NaN with an
+    :class:`~vadkit.metrics.frame.UndefinedMetricWarning`.
     """
     if convention not in CONVENTIONS:
         raise ConfigError(f"unknown mAP convention {convention!r}; choose one of {tuple(CONVENTIONS)}")
@@ -176,6 +181,9 @@ def detection_map(predictions: Sequence[np.ndarray], gt_segments: Sequence, gt_l
     if not (len(predictions) == len(gt_segments) == len(gt_labels)):
         raise ScoreError(f"detection_map: {len(predictions)} predictions, {len(gt_segments)} segment lists and "
                          f"{len(gt_labels)} label lists; they must match one-to-one")
+    if len(predictions) == 0:
+        raise ScoreError("detection_map: no videos to evaluate (empty predictions, segments and labels); "
+                         "mAP@IoU is undefined on empty input")
     cidx = {c: i for i, c in enumerate(classes)}
     pv, pc, ps, psc = [], [], [], []  # proposals: video, class, segment, score
     gv, gc, gs = [], [], []  # ground truth: video, class, segment
@@ -249,6 +257,14 @@ def detection_map(predictions: Sequence[np.ndarray], gt_segments: Sequence, gt_l
         out[f"mAP@{tau:g}"] = m
         per_class[tau] = aps
     out["avg"] = float(np.mean([out[f"mAP@{t:g}"] for t in iou_thresholds])) if len(iou_thresholds) else float("nan")
+    if empty_classes == "exclude" and not n_gt.any() and not (zero_proposals == "zero_all" and (n_det == 0).any()):
+        import warnings
+
+        from vadkit.metrics.frame import UndefinedMetricWarning
+
+        warnings.warn(f"detection_map: mAP undefined (NaN): none of the {len(predictions)} videos has a ground-truth "
+                      f"segment, and empty_classes='exclude' leaves every class out", UndefinedMetricWarning,
+                      stacklevel=2)
     if return_per_class:
         out["per_class"] = per_class
         out["n_proposals"] = {classes[c]: int(n_det[c]) for c in range(C)}

@@ -204,39 +204,25 @@ def bleu4(hypotheses: Sequence[str], references: Sequence[Sequence[str] | str], 
 # ----------------------------------------------------------------------------------------------------------
 # Yes/No
 
-_YES = {"yes", "yeah", "yep", "y", "true", "correct", "affirmative", "indeed", "certainly"}
-_NO = {"no", "nope", "n", "false", "incorrect", "negative", "not"}
-
 
 def normalize_yes_no(text: str, *, strict: bool = False) -> str | None:
     """Map a free-text answer to ``"Yes"``, ``"No"`` or ``None`` (undecidable).
 
-    Rules, in order: a hedge made of yes/no words only ("yes and no") is undecidable; the first word decides if it is a yes/no word (``"Yes, a man is running"`` -> Yes;
-    ``"No."`` -> No); otherwise a lone ``yes`` or ``no`` word anywhere decides (``"I think yes"``); phrases
-    ``there is no`` / ``there are no`` / ``no anomaly`` -> No, ``there is an anomaly`` -> Yes; else ``None``
-    (``strict=True`` raises :class:`~vadkit.errors.ParseError`).
+    One grammar for every yes/no answer in vadkit: :func:`vadkit.metrics.answers.parse_yes_no` (its docstring
+    lists what it accepts; :mod:`vadkit.models.parsing` re-exports it). Hedges and refusals (``"N/A"``,
+    ``"Not sure"``, ``"maybe"``), answers that say both, and sentences where no verdict leads are undecidable
+    (``None``; ``strict=True`` raises :class:`~vadkit.errors.ParseError`), never a silent No.
     """
+    from vadkit.metrics.answers import parse_yes_no
+
     if not isinstance(text, str):
         raise ScoreError(f"answer must be a string, got {type(text).__name__}")
-    words = re.findall(r"[a-z]+", text.lower())
-    has_yes = any(w in ("yes", "yeah", "yep") for w in words)
-    has_no = any(w in ("no", "nope") for w in words)
-    hedged = has_yes and has_no and set(words) <= {"yes", "no", "and", "or", "both", "maybe", "but"}
-    if not hedged:  # "yes and no" is undecidable; "Yes, there is no doubt" is a Yes
-        if words and words[0] in _YES:
-            return "Yes"
-        if words and words[0] in _NO:
-            return "No"
-    if has_yes != has_no:
-        return "Yes" if has_yes else "No"
-    joined = " ".join(words)
-    if re.search(r"\b(there (is|are) no|no (anomal|abnormal)|nothing (anomal|abnormal|unusual)|is not (anomal|abnormal))", joined):
-        return "No"
-    if re.search(r"\b(there (is|are) (an|a|some) (anomal|abnormal)|is (anomal|abnormal))", joined):
-        return "Yes"
-    if strict:
-        raise ParseError(text, "Yes/No")
-    return None
+    try:
+        return "Yes" if parse_yes_no(text) else "No"
+    except ParseError:
+        if strict:
+            raise ParseError(text, "Yes/No") from None
+        return None
 
 
 def _yes_no_pairs(predictions, references, unparsed: str):

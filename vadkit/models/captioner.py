@@ -191,12 +191,16 @@ def load_prefix_captioner(directory, device=None, name: str | None = None) -> Pr
     from vadkit.models.clip import load_open_clip
     from vadkit.models.llm import load_hf_llm
 
+    from vadkit.models.weights import CorruptWeightsError, check_safetensors
+
     d = Path(directory)
     try:
+        if (d / "prefix.safetensors").is_file():
+            check_safetensors(d / "prefix.safetensors")   # names the file and the problem (truncated, overwritten)
         meta = json.loads((d / PREFIX_CAPTIONER_FILE).read_text())
         prefix = CaptionPrefix(**meta["prefix"])
         prefix.load_state_dict(load_file(str(d / "prefix.safetensors")))
-    except (OSError, KeyError, ValueError, RuntimeError, SafetensorError) as err:
+    except (OSError, KeyError, ValueError, RuntimeError, SafetensorError, CorruptWeightsError) as err:
         raise ModelNotFoundError(f"{d}: not a readable prefix-captioner directory ({type(err).__name__}: {err})") \
             from err
     clip = load_open_clip(str(d / "clip"), device=device)

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 
+def _known_entries(args) -> str | None:
+    """Unknown entry names fail before any training starts (exit 2)."""
+    if not args.entries:
+        return None
+    from vadkit.models.zoo import ALIASES, DEFAULT_CONFIGS
+
+    bad = [e for e in args.entries if ALIASES.get(e, e) not in DEFAULT_CONFIGS]
+    if bad:
+        return f"argument entries: unknown zoo entr{'y' if len(bad) == 1 else 'ies'} {', '.join(map(repr, bad))}; " \
+               f"known: {', '.join(DEFAULT_CONFIGS)}"
+    return None
+
+
 def register(subparsers) -> None:
+    from vadkit.argtypes import add_check
+
     p = subparsers.add_parser("zoo", help="the tiny model zoo trained on SynthVAD (smoke profile)")
     sub = p.add_subparsers(dest="zoo_command", metavar="ACTION")
     t = sub.add_parser("train", help="train or load zoo entries (default: all)")
-    t.add_argument("entries", nargs="*", help="tiny-clip, tiny-llm, tiny-vlm (default: all)")
+    t.add_argument("entries", nargs="*", help="tiny-clip, tiny-llm, tiny-vlm, tiny-captioner (default: all)")
     t.add_argument("--force", action="store_true", help="retrain even if cached")
     t.set_defaults(func=_train)
+    add_check(t, _known_entries)
     s = sub.add_parser("show", help="held-out figures of trained entries")
     s.add_argument("entries", nargs="*")
     s.set_defaults(func=_show)
+    add_check(s, _known_entries)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 

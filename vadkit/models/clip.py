@@ -335,9 +335,16 @@ def load_open_clip(name: str, device=None, precision: str = "fp32") -> ClipModel
         if not ident.startswith(("hf-hub:", "local-dir:")) and ident not in open_clip.list_models():
             raise ModelNotFoundError(f"CLIP model {name!r}: unknown open_clip architecture {ident!r} and not a "
                                      f"directory; use e.g. 'ViT-B-16:openai' or 'zoo:tiny-clip'")
+    from vadkit.models.weights import check_weights, weights_errors
+
+    if path.is_dir():                          # a corrupt local file is named, not a raw traceback
+        check_weights(path)
+    elif pretrained and Path(pretrained).expanduser().is_file():
+        check_weights(pretrained)
     try:
-        model, _, _ = open_clip.create_model_and_transforms(ident, pretrained=pretrained, device="cpu")
-        tokenizer = open_clip.get_tokenizer(ident)
+        with weights_errors(name, "CLIP"):
+            model, _, _ = open_clip.create_model_and_transforms(ident, pretrained=pretrained, device="cpu")
+            tokenizer = open_clip.get_tokenizer(ident)
     except (RuntimeError, OSError, ValueError) as err:
         raise ModelNotFoundError(f"CLIP model {name!r} could not be loaded ({type(err).__name__}: {err}); "
                                  f"offline runs need the weights in the local cache") from err

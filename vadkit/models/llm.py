@@ -89,14 +89,20 @@ def load_hf_llm(name_or_path: str | Path, device=None, *, dtype=None, lora: str 
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from vadkit.models.weights import check_weights, weights_errors
+
     name = str(name_or_path)
+    check_weights(name)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype or torch.float32)
+        with weights_errors(name, "LLM"):
+            tokenizer = AutoTokenizer.from_pretrained(name)
+            model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype or torch.float32)
     except (OSError, ValueError) as err:
         raise hf_load_error(name, err) from err
     if lora is not None:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(lora))
+        check_weights(lora)
+        with weights_errors(lora, "LoRA adapter"):
+            model = PeftModel.from_pretrained(model, str(lora))
     return HFLLM(model, tokenizer, name, device)

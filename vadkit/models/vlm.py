@@ -84,9 +84,13 @@ def load_image_text_model(name: str, *, dtype=None):
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    from vadkit.models.weights import check_weights, weights_errors
+
+    check_weights(name)
     try:
-        processor = AutoProcessor.from_pretrained(name)
-        model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype or torch.float32)
+        with weights_errors(name, "image-text model"):
+            processor = AutoProcessor.from_pretrained(name)
+            model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype or torch.float32)
     except (OSError, ValueError) as err:
         raise hf_load_error(name, err) from err
     return model, processor

@@ -48,7 +48,6 @@ import math
 import os
 import random
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,7 +58,7 @@ import torch.nn.functional as F
 
 from vadkit import paths
 from vadkit.errors import ModelNotFoundError
-from vadkit.io_utils import atomic_write_json, content_hash
+from vadkit.io_utils import atomic_write_json, content_hash, make_temp_dir
 
 ZOO_VERSION = 2  # 2: tiny CLIP (ResNet tower, whole frame, pretraining corpus); captioner of its own
 ENTRIES = ("tiny-clip", "tiny-llm", "tiny-vlm", "tiny-captioner")
@@ -321,7 +320,7 @@ def train_or_load(entry: str, *, root: Path | None = None, config=None, force: b
     # 2 threads on the 2-core CI machine; VADKIT_ZOO_THREADS overrides (1 is faster on a busy machine)
     torch.set_num_threads(int(os.environ.get("VADKIT_ZOO_THREADS", min(2, os.cpu_count() or 1))))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = make_temp_dir(f".{target.name}.", target.parent)  # mkdtemp alone gives 0700 whatever the umask
     try:
         t0 = time.time()
         trainer = {"tiny-clip": _train_clip, "tiny-llm": _train_llm, "tiny-vlm": _train_vlm,

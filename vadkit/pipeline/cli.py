@@ -54,7 +54,36 @@ def cmd_results(args) -> int:
     return 0
 
 
+def _check_run(args) -> str | None:
+    """The chapter exists and takes every ``-p`` key (checked before a kernel starts; exit 2)."""
+    from vadkit.errors import ConfigError
+    from vadkit.pipeline.notebooks import parameter_names, resolve
+
+    try:
+        nb = resolve(args.notebook)
+        unknown = sorted({k for k, _ in args.parameter or ()} - set(parameter_names(nb)))
+    except ConfigError as err:
+        return f"argument notebook: {err}"
+    if unknown:
+        return f"argument -p: {nb.stem} has no parameter(s) {unknown}; it takes {parameter_names(nb)}"
+    return None
+
+
+def _check_book(args) -> str | None:
+    from vadkit.errors import ConfigError
+    from vadkit.pipeline.notebooks import resolve
+
+    for name in args.only or ():
+        try:
+            resolve(name)
+        except ConfigError as err:
+            return f"argument --only: {err}"
+    return None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    from vadkit.argtypes import add_check, positive_int
+
     fmt = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser("run", help="execute one chapter notebook with papermill", formatter_class=fmt,
                        description="Execute a chapter notebook headlessly (papermill).",
@@ -66,9 +95,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"),
                    help="override a parameter of the chapter's parameters cell (repeatable)")
     p.add_argument("-o", "--output", help="executed notebook path (default runs/<chapter>-<profile>.ipynb)")
-    p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    p.add_argument("--timeout", type=positive_int, default=None, help="per-cell timeout in seconds (>= 1)")
     p.add_argument("--log-output", action="store_true", help="stream the notebook's output to the terminal")
     p.set_defaults(func=cmd_run)
+    add_check(p, _check_run)
 
     b = sub.add_parser("book", help="execute all chapters and build the HTML book", formatter_class=fmt,
                        description="Execute every chapter once (papermill) and build the Jupyter Book (HTML, offline). "
@@ -81,8 +111,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"),
                    help="parameter passed to every chapter that declares it")
     b.add_argument("--no-execute", action="store_true", help="render the already executed notebooks only")
-    b.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    b.add_argument("--timeout", type=positive_int, default=None, help="per-cell timeout in seconds (>= 1)")
     b.set_defaults(func=cmd_book)
+    add_check(b, _check_book)
 
     r = sub.add_parser("results", help="print the results registry as Markdown tables")
     r.add_argument("chapter", nargs="?", help="one chapter (default: all)")

@@ -4,6 +4,11 @@ Each chapter notebook has one cell tagged ``parameters`` holding ``profile = "sm
 of the chapter's config set to ``None``; :func:`run_notebook` injects ``profile`` and any overrides.
 A failing chapter is returned as a :class:`NotebookResult` with ``ok=False`` and the error (the partly
 executed notebook is still written, so its outputs up to the failure are kept).
+
+Network: on the smoke profile (and whenever ``VADKIT_NO_NETWORK=1`` is set, as the test suite does) the
+kernel runs under :mod:`vadkit.pipeline.netguard`: any connection or name lookup to a host other than
+loopback, and any ``apt-get``/``pip``/``curl`` subprocess, fails with ``NetworkBlockedError`` before a
+packet is sent. ``run_notebook(..., network=True)`` lifts it (the full profile's hub downloads).
 """
 
 from __future__ import annotations
@@ -80,9 +85,16 @@ def parameter_names(notebook: Path) -> list[str]:
 
 def run_notebook(notebook: str | os.PathLike, output: str | os.PathLike, *, profile: str = "smoke",
                  parameters: dict[str, Any] | None = None, timeout: int | None = None,
-                 log_output: bool = False) -> NotebookResult:
-    """Execute ``notebook`` into ``output`` with papermill; never raises for a failing chapter."""
+                 log_output: bool = False, network: bool | None = None) -> NotebookResult:
+    """Execute ``notebook`` into ``output`` with papermill; never raises for a failing chapter.
+
+    ``network``: ``None`` (default) guards the kernel on the smoke profile or when ``VADKIT_NO_NETWORK=1``
+    is set (see the module docstring); ``False`` always guards; ``True`` never does (unless
+    ``VADKIT_NO_NETWORK=1``, which a test session sets and a call cannot lift).
+    """
     import papermill as pm
+
+    from vadkit.pipeline import netguard
 
     notebook, output = Path(notebook), Path(output)
     params = {"profile": profile, **(parameters or {})}
@@ -96,6 +108,11 @@ def run_notebook(notebook: str | os.PathLike, output: str | os.PathLike, *, prof
     env_patch = {"TQDM_DISABLE": os.environ.get("TQDM_DISABLE", "1"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     if profile == "smoke":
         env_patch.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    guard = os.environ.get(netguard.ENV) == "1" or (profile == "smoke" if network is None else not network)
+    engine_kwargs = {}
+    if guard:
+        env_patch[netguard.ENV] = "1"
+        engine_kwargs["extra_arguments"] = [netguard.KERNEL_ARGUMENT]
     saved = {k: os.environ.get(k) for k in env_patch}
     os.environ.update(env_patch)
     t0 = time.perf_counter()
@@ -104,7 +121,7 @@ def run_notebook(notebook: str | os.PathLike, output: str | os.PathLike, *, prof
         pm.execute_notebook(
             str(notebook), str(output), parameters=params, cwd=str(notebook.parent),
             progress_bar=False, log_output=log_output, execution_timeout=timeout,
-            request_save_on_cell_execute=True,
+            request_save_on_cell_execute=True, **engine_kwargs,
         )
     except pm.PapermillExecutionError as err:
         error = f"cell {err.exec_count}: {err.ename}: {err.evalue}"
