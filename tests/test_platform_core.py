@@ -125,6 +125,31 @@ def test_gradient_accumulation_equals_one_big_batch():
     assert torch.allclose(run(4, 8), run(1, 32), atol=1e-6)
 
 
+def test_zoo_loops_run_through_the_one_trainer(monkeypatch):
+    """The tiny zoo trains with vadkit.trainer.fit: the same warm-up + cosine schedule, clipping and step hook as
+    the methods (zoo.fit_steps), and the step hook sees every step."""
+    import vadkit.trainer as trainer
+    from vadkit.models import zoo
+
+    calls = []
+    real_fit = trainer.fit
+
+    def spy(*a, **k):
+        calls.append(a[3])
+        return real_fit(*a, **k)
+
+    monkeypatch.setattr(trainer, "fit", spy)
+    torch.manual_seed(0)
+    m = torch.nn.Linear(3, 1)
+    x = torch.randn(8, 3)
+    seen = []
+    loss = zoo.fit_steps(m, lambda s: x[s % 8:s % 8 + 2], 10, 0.1, "t", False,
+                         lambda b: (m(b) ** 2).mean(), step_hook=lambda s, p: seen.append(s))
+    assert len(calls) == 1 and calls[0].schedule.kind == "warmup_cosine" and calls[0].grad_clip == 1.0
+    assert calls[0].steps_per_epoch == 10 and seen == list(range(10)) and np.isfinite(loss)
+    assert not m.training
+
+
 # ---------------------------------------------------------------- model-call cache --------------------------------
 
 class _EchoLLM:

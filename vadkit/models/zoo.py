@@ -36,7 +36,9 @@ full-profile hub id goes through, plus ``zoo.json`` with the config and the held
   the ground truth, next to the untrained model; VLM yes/no accuracy; LLM LAAM phrase parse rate; the
   captioner's share of distinct captions (a captioner that repeats one sentence can still score BLEU-4).
 
-Training is on CPU with ``torch.set_num_threads(2)``; the three entries together take a few minutes. A
+Every training loop is :func:`vadkit.trainer.fit` (through :func:`fit_steps`: one epoch of warm-up + cosine
+steps; moving onto it left every entry's weights bit-identical). Training is on CPU with
+``torch.set_num_threads(2)``; the entries together take a few minutes. A
 directory is built in a temporary sibling and renamed into place, so a crash never leaves a half entry.
 """
 
@@ -351,21 +353,6 @@ def metadata(entry: str, root: Path | None = None) -> dict:
     return json.loads(f.read_text())
 
 
-def _cosine_schedule(opt, steps: int, warmup: int):
-    def f(s):
-        if s < warmup:
-            return (s + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup)))
-
-    return torch.optim.lr_scheduler.LambdaLR(opt, f)
-
-
-def _pbar(total, desc, progress):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, disable=not progress, leave=False)
-
-
 # ---------------------------------------------------------------------------------------------------
 # tiny CLIP
 # ---------------------------------------------------------------------------------------------------
@@ -497,27 +484,32 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> di
         raise ConfigError(f"ClipTrainConfig.schedule: kinds are caption / event / agent, got {schedule}")
     model = clip.model.train()
     # open_clip's 49408-token BPE table is mostly unused on SynthVAD text: sparse gradients + SparseAdam
-    # update only the rows a batch touches (a dense AdamW step over it dominated the step time)
+    # update only the rows a batch touches (a dense AdamW step over it dominated the step time). The dense
+    # parameters go through vadkit.trainer.fit; the sparse table is stepped in its step hook, same schedule.
     model.token_embedding.sparse = True
     dense = [p for n, p in model.named_parameters() if not n.startswith("token_embedding")]
-    opt = torch.optim.AdamW(dense, lr=c.lr, weight_decay=c.weight_decay, betas=(0.9, 0.98))
     opt_emb = torch.optim.SparseAdam(list(model.token_embedding.parameters()), lr=c.lr, betas=(0.9, 0.98))
-    sched = _cosine_schedule(opt, c.steps, warmup=max(1, c.steps // 10))
-    sched_emb = _cosine_schedule(opt_emb, c.steps, warmup=max(1, c.steps // 10))
+    from vadkit.trainer import Schedule
+
+    sched_emb = Schedule("warmup_cosine", warmup_steps=max(1, c.steps // 10)).build(opt_emb, c.steps, c.steps, c.lr)
     # BatchNorm (ResNet tower) running statistics must be those of whole frames, which is what the chapters
     # encode: an agent-crop step normalises with its own batch statistics, then the frame statistics are put back
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    bar = _pbar(c.steps, "zoo: tiny-clip", progress)
-    loss = torch.tensor(float("nan"))
-    for step in range(c.steps):
+    saved: list = []
+
+    def batches(step):
         kind = schedule[step % len(schedule)]
-        saved = [(m.running_mean.clone(), m.running_var.clone()) for m in norms] if kind == "agent" else None
         if kind == "event":  # class-balanced: rare event categories are seen as often as "normal"
             labs = list(by_label)
             batch = [rng.choice(by_label[rng.choice(labs)]) for _ in range(c.batch_size)]
         else:
             pool = kinds[kind] or kinds["caption"]
             batch = rng.sample(pool, min(c.batch_size, len(pool)))
+        return kind, batch
+
+    def forward(kb):
+        kind, batch = kb
+        saved[:] = [(m.running_mean.clone(), m.running_var.clone()) for m in norms] if kind == "agent" else []
         imgs = np.stack([(train.frames if src == 0 else crops)[i] for src, i, _ in batch])
         px = clip.preprocess(imgs)  # per batch: the whole corpus preprocessed would take ~1 GB
         if c.augment:
@@ -527,28 +519,25 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> di
         te = F.normalize(model.encode_text(clip.tokenize(texts)), dim=-1)
         logits = model.logit_scale.exp() * ie @ te.T
         tgt = _soft_targets(texts)
-        loss = 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
+        return 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
                       + torch.sum(-tgt * F.log_softmax(logits.T, 1), 1).mean())
-        opt.zero_grad(set_to_none=True)
-        opt_emb.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+
+    def after_step(_step, _parts):
         opt_emb.step()
-        sched.step()
         sched_emb.step()
+        opt_emb.zero_grad(set_to_none=True)
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
-            for m, (mean, var) in zip(norms, saved or []):
+            for m, (mean, var) in zip(norms, saved):
                 m.running_mean.copy_(mean)
                 m.running_var.copy_(var)
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-    bar.close()
-    model.eval()
+
+    final = fit_steps(model, batches, c.steps, c.lr, "zoo: tiny-clip", progress, forward, params=dense,
+                      step_hook=after_step, weight_decay=c.weight_decay, grad_clip=0.0)
     model.token_embedding.sparse = False
     metrics = evaluate_clip(clip, test, CLASS_NAMES)
     metrics.update(untrained)
-    metrics["final_train_loss"] = float(loss.item())
+    metrics["final_train_loss"] = final
     metrics["n_train_frames"] = len(train.labels)
     metrics["n_train_videos"] = len(train.ds)
     metrics["train_root"] = Path(train.root).name
@@ -692,24 +681,41 @@ def _corpus(ds_list) -> list[str]:
     return texts
 
 
-def _train_loop(model, batches_fn, steps: int, lr: float, desc: str, progress: bool, forward):
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
-    sched = _cosine_schedule(opt, steps, warmup=max(1, steps // 10))
-    model.train()
-    bar = _pbar(steps, desc, progress)
-    loss = torch.tensor(float("nan"))
-    for step in range(steps):
-        loss = forward(batches_fn(step))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
+def fit_steps(model, batches_fn, steps: int, lr: float, desc: str, progress: bool, forward, *,
+              params=None, step_hook=None, weight_decay: float = 0.01, betas=(0.9, 0.98),
+              grad_clip: float = 1.0) -> float:
+    """``steps`` AdamW steps of ``forward(batches_fn(step)) -> loss`` through :func:`vadkit.trainer.fit` (the one
+    training loop of vadkit): one epoch of ``steps`` steps, linear warm-up over ``steps // 10`` then cosine to 0,
+    gradient clipping at ``grad_clip`` (0 = off). Returns the last step's loss; the model is left in ``eval()``
+    mode. ``step_hook(step, parts)`` runs after every optimiser step (the tiny CLIP steps its sparse embedding
+    table there)."""
+    from tqdm.auto import tqdm
+
+    from vadkit.trainer import FitConfig, Schedule, fit
+
+    cfg = FitConfig(epochs=1, steps_per_epoch=steps, lr=lr, weight_decay=weight_decay, betas=tuple(betas),
+                    schedule=Schedule("warmup_cosine", warmup_steps=max(1, steps // 10)), grad_clip=grad_clip)
+    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
+    last: dict = {}
+
+    def loss_fn(_model, batch):
+        loss = forward(batch)
+        return loss, {"total": float(loss.detach())}
+
+    def hook(step, parts):
+        last.update(parts)
+        if step_hook is not None:
+            step_hook(step, parts)
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-    bar.close()
+        bar.set_postfix(loss=f"{parts['total']:.3f}")
+
+    try:
+        fit(model, lambda _epoch: (batches_fn(s) for s in range(steps)), loss_fn, cfg, params=params,
+            step_hook=hook, progress=False, desc=desc, seeded=False)
+    finally:
+        bar.close()
     model.eval()
-    return float(loss.item())
+    return float(last.get("total", float("nan")))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -785,7 +791,7 @@ def _train_llm(root: Path, c: LMTrainConfig, out: Path, progress: bool) -> dict:
         ids, lab, att = b
         return model(input_ids=ids, attention_mask=att, labels=lab).loss
 
-    final = _train_loop(model, batches, c.steps, c.lr, "zoo: tiny-llm", progress, forward)
+    final = fit_steps(model, batches, c.steps, c.lr, "zoo: tiny-llm", progress, forward)
     tok.padding_side = "left"
     metrics = evaluate_llm(HFLLM(model, tok, "zoo:tiny-llm"), test_ds)
     metrics["untrained_aegm_bleu4"] = untrained["aegm_bleu4"]
@@ -948,7 +954,7 @@ def _train_vlm(root: Path, c: VLMTrainConfig, out: Path, progress: bool) -> dict
         ids, lab, att, px = b
         return model(input_ids=ids, attention_mask=att, labels=lab, pixel_values=px).loss
 
-    final = _train_loop(model, batches, c.steps, c.lr, "zoo: tiny-vlm", progress, forward)
+    final = fit_steps(model, batches, c.steps, c.lr, "zoo: tiny-vlm", progress, forward)
     metrics = evaluate_vlm(HFVLM(model, proc, "zoo:tiny-vlm"), test, test_ds)
     metrics.update({f"untrained_{k}": v for k, v in untrained.items() if k in ("caption_bleu4", "qa_accuracy")})
     metrics["final_train_loss"] = final
@@ -1025,7 +1031,7 @@ def _train_captioner(root: Path, c: CaptionerTrainConfig, out: Path, progress: b
         emb = torch.cat([prefix(pooled[idx], grid[idx]), lm.get_input_embeddings()(ids)], dim=1)
         return lm(inputs_embeds=emb, attention_mask=att, labels=lab).loss
 
-    final = _train_loop(both, batches, c.steps, c.lr, "zoo: tiny-captioner", progress, forward)
+    final = fit_steps(both, batches, c.steps, c.lr, "zoo: tiny-captioner", progress, forward)
     tok.padding_side = "left"
     cap = PrefixCaptioner(clip, prefix, lm, tok, "zoo:tiny-captioner", grid_layer=c.grid_layer)
     metrics = evaluate_captioner(cap, test)
