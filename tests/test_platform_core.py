@@ -53,6 +53,29 @@ def test_dataset_identity_ignores_the_root_path(tmp_path):
         identity.dataset_identity(ds(tmp_path / "x", "theft"))["digest"]
 
 
+def test_rescore_handles_videos_longer_than_their_snippets(tmp_path):
+    """Stored predictions cover 16 * floor(N / 16) frames; re-scoring under video-length conventions must not fail
+    on the last partial snippet (a 237-frame video with 14 snippets failed chapter 11 once)."""
+    from vadkit.data.annotations import DatasetAnnotations, Segment, VideoAnnotation
+    from vadkit.experiment.reporting import RESCORE_CONVENTIONS, rescore
+    from vadkit.experiment.runner import save_predictions
+    from vadkit.experiment.types import VideoPrediction
+
+    rng = np.random.default_rng(0)
+    vids, preds = {}, {}
+    for i, n in enumerate((237, 250, 161, 208)):
+        seg = (Segment(40, 120, "fighting", end_inclusive=False),) if i % 2 == 0 else ()
+        vids[f"v{i}"] = VideoAnnotation(f"v{i}", classes=("fighting",) if seg else (), segments=seg, num_frames=n)
+        s = rng.random(n // 16)
+        if seg:
+            s[40 // 16:120 // 16] += 1.0
+        preds[f"v{i}"] = VideoPrediction(f"v{i}", scores={"coarse": s}, snippet_len=16)
+    ann = DatasetAnnotations("synthvad", vids, root=tmp_path)
+    save_predictions(tmp_path / "seed0", preds)
+    df = rescore(tmp_path, ann, stream="coarse")
+    assert len(df) == len(RESCORE_CONVENTIONS) and df["AUC_O"].between(50, 100).all()
+
+
 # ---------------------------------------------------------------- trainer -----------------------------------------
 
 def _toy(seed=0):

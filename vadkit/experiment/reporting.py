@@ -197,8 +197,11 @@ def log_headline(run, entries: Sequence[dict]) -> None:
 
 # ---------------------------------------------------------------- re-scoring stored predictions -----------------
 
-RESCORE_CONVENTIONS = (("vadclip", "repeat", "cut"), ("exact", "repeat", "cut"), ("lavad", "repeat", "cut"),
-                       ("vad_llama", "window_mean", "cut"), ("off_by_16", "repeat", "cut"))
+# Snippet features cover 16 * floor(N / 16) frames, so the conventions that take the ground truth from the video
+# length (exact, lavad, vad_llama) have up to 15 frames more than the scores: the last score is held over them.
+RESCORE_CONVENTIONS = (("vadclip", "repeat", "pad_edge"), ("exact", "repeat", "pad_edge"),
+                       ("lavad", "repeat", "pad_edge"), ("vad_llama", "window_mean", "pad_edge"),
+                       ("off_by_16", "repeat", "pad_edge"))
 
 
 def rescore(predictions_root, ann, stream: str = "selected", conventions=RESCORE_CONVENTIONS,
@@ -207,8 +210,9 @@ def rescore(predictions_root, ann, stream: str = "selected", conventions=RESCORE
 
     ``predictions_root`` is a method's folder under :func:`vadkit.experiment.runner.predictions_dir` (one
     ``seed<k>.npz/.json`` pair per seed); ``conventions`` are ``(gt_convention, expand, align)`` triples of chapter 01
-    (``align="cut"`` trims the longer of ground truth and scores, so conventions that build the ground truth from the
-    video length can be compared with the feature-length ones). ``selected`` maps seed -> stream (the stream chosen on
+    (``align="pad_edge"`` cuts scores longer than the ground truth and holds the last score over the frames a
+    snippet-floored score stream does not reach, so every ground-truth frame of each convention is scored and the
+    conventions that build the ground truth from the video length can be compared with the feature-length ones). ``selected`` maps seed -> stream (the stream chosen on
     validation); otherwise ``stream`` names one. Returns a DataFrame: convention | AUC_O | AUC_A | AP (mean over
     seeds, %).
     """
