@@ -74,6 +74,17 @@ def test_rescore_handles_videos_longer_than_their_snippets(tmp_path):
     save_predictions(tmp_path / "seed0", preds)
     df = rescore(tmp_path, ann, stream="coarse")
     assert len(df) == len(RESCORE_CONVENTIONS) and df["AUC_O"].between(50, 100).all()
+    assert not df["note"].any()
+    # annotation files that do not say whether a segment's end is inclusive (UCF-Crime's): the conventions that
+    # need it are named as not applicable, the others are scored
+    vague = DatasetAnnotations("synthvad", {k: VideoAnnotation(k, classes=a.classes, num_frames=a.num_frames,
+                                                               segments=tuple(Segment(g.start, g.end, g.label)
+                                                                              for g in a.segments))
+                                            for k, a in vids.items()}, root=tmp_path)
+    df = rescore(tmp_path, vague, stream="coarse")
+    na = df[df["note"] != ""]
+    assert len(na) >= 1 and na["note"].str.contains("inclusive").all() and na["AUC_O"].isna().all()
+    assert df.loc[df["note"] == "", "AUC_O"].between(50, 100).all() and (df["note"] == "").any()
 
 
 # ---------------------------------------------------------------- trainer -----------------------------------------

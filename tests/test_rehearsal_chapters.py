@@ -47,7 +47,7 @@ def _tree(home, layout: str):
     from vadkit.data.synth import SynthConfig
 
     # short videos (64-96 frames at 15 fps): a handful of snippets each keeps a rehearsal within its budget
-    return generate_layout(home / f"{layout}-tree", layout, videos=16, seed=3, progress=False, workers=1,
+    return generate_layout(home / f"{layout}-tree", layout, videos=12, seed=3, progress=False, workers=1,
                            config=SynthConfig(min_frames=64, max_frames=96))
 
 

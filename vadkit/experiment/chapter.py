@@ -113,8 +113,23 @@ def quiet_library_warnings() -> None:
         warnings.filterwarnings("ignore", message=pattern)
     import logging
 
-    for name in ("open_clip", "transformers.modeling_utils", "timm"):
+    for name in ("open_clip", "transformers.modeling_utils", "transformers.distributed.tensor_parallel", "timm"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # open_clip logs its random-initialisation notice on the root logger; the paper-dims cost models are random by
+    # design (only their shapes are counted), so that notice tells the reader nothing
+    root = logging.getLogger()
+    if not any(isinstance(f, _DropMessages) for f in root.filters):
+        root.addFilter(_DropMessages(("No pretrained weights loaded for model",)))
+
+
+class _DropMessages:
+    """A logging filter that drops records whose message starts with one of ``prefixes``."""
+
+    def __init__(self, prefixes: tuple[str, ...]):
+        self.prefixes = prefixes
+
+    def filter(self, record) -> bool:
+        return not str(record.getMessage()).startswith(self.prefixes)
 
 
 def setup(cfg_cls, namespace: dict, prepare: Callable[[Any], Any] | None = None, *,

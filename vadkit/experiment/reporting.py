@@ -214,12 +214,13 @@ def rescore(predictions_root, ann, stream: str = "selected", conventions=RESCORE
     snippet-floored score stream does not reach, so every ground-truth frame of each convention is scored and the
     conventions that build the ground truth from the video length can be compared with the feature-length ones). ``selected`` maps seed -> stream (the stream chosen on
     validation); otherwise ``stream`` names one. Returns a DataFrame: convention | AUC_O | AUC_A | AP (mean over
-    seeds, %).
+    seeds, %) | seeds | note (why a convention does not apply to this dataset's annotations, if it does not).
     """
     from pathlib import Path
 
     import pandas as pd
 
+    from vadkit.errors import AnnotationError
     from vadkit.experiment.runner import load_predictions
     from vadkit.metrics import evaluate_frame_level
 
@@ -228,17 +229,24 @@ def rescore(predictions_root, ann, stream: str = "selected", conventions=RESCORE
     if not seeds:
         raise FileNotFoundError(f"{root}: no stored predictions (seed<k>.json)")
     rows = []
+    runs = {s: load_predictions(root / f"seed{s}") for s in seeds}
     for conv, expand, align in conventions:
-        vals = []
-        for s in seeds:
-            preds = load_predictions(root / f"seed{s}")
+        vals, note = [], ""
+        for s, preds in runs.items():
             name = (selected or {}).get(s, stream)
             scores = {v: p.scores[name] for v, p in preds.items() if v in ann}
             sub = ann.filter(lambda a: a.video_id in scores)
-            m = evaluate_frame_level(scores, sub, gt_convention=conv, expand=expand, snippet_len=snippet_len,
-                                     align=align, per_class=False, missing="ignore")
+            try:
+                m = evaluate_frame_level(scores, sub, gt_convention=conv, expand=expand, snippet_len=snippet_len,
+                                         align=align, per_class=False, missing="ignore")
+            except AnnotationError as err:
+                # a convention that needs what this dataset's files do not say (e.g. whether a segment's end
+                # frame is inclusive): not applicable here, named rather than guessed
+                note = f"not applicable: {err}"
+                break
             vals.append((m["auc_o"], m["auc_a"], m["ap_step"]))
-        v = np.nanmean(np.asarray(vals, dtype=float), axis=0)
+        v = np.nanmean(np.asarray(vals, dtype=float), axis=0) if vals else np.full(3, np.nan)
         rows.append({"convention": f"{conv} ({expand}, {align})", "AUC_O": round(100 * v[0], 2),
-                     "AUC_A": round(100 * v[1], 2), "AP": round(100 * v[2], 2), "seeds": len(seeds)})
+                     "AUC_A": round(100 * v[1], 2), "AP": round(100 * v[2], 2), "seeds": len(vals),
+                     "note": note})
     return pd.DataFrame(rows)

@@ -199,6 +199,8 @@ def build_book(profile: str = "smoke", only: list[str] | None = None, *, execute
     for page in STATIC_PAGES + ("_config.yml",):
         if (bdir / page).exists():
             shutil.copy(bdir / page, src / page)
+    if (bdir / "_static").is_dir():                   # the book's CSS (jupyter-book includes _static/*.css)
+        shutil.copytree(bdir / "_static", src / "_static", dirs_exist_ok=True)
     all_present = sorted(p.stem for p in src.glob("[0-9][0-9]_*.ipynb"))
     stems = [s for s in all_present if s in {n.stem for n in notebooks}] if only else all_present
     atomic_write_text(src / "results.md", results_markdown(profile))
