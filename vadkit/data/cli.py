@@ -162,7 +162,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
 
     p = dsub.add_parser("synth", help="generate a SynthVAD dataset", formatter_class=fmt,
-                        description="Render N SynthVAD videos split 60/15/25 %% into train/val/test (with a "
+                        description="Render N SynthVAD videos split 60/15/25 % into train/val/test (with a "
                         "progress bar; an interrupted run resumes). With --layout, write them as a tree in a real "
                         "dataset's on-disk layout (its folder and file names, containers, official annotation and "
                         "split files; see vadkit.data.layouts).",
