@@ -87,6 +87,26 @@ def test_rescore_handles_videos_longer_than_their_snippets(tmp_path):
     assert df.loc[df["note"] == "", "AUC_O"].between(50, 100).all() and (df["note"] == "").any()
 
 
+def test_synthvad_identity_ignores_how_long_generation_took(tmp_path):
+    """Two generations of one SynthVAD request differ only in ``generation_seconds``: the same identity for the
+    feature stores and the zoo (the zoo retrained ~10 min on every regenerated root before)."""
+    from vadkit.data.annotations import DatasetAnnotations, VideoAnnotation
+    from vadkit.models import zoo
+
+    ids = []
+    for i, secs in enumerate((27.2, 36.6)):
+        root = tmp_path / f"gen{i}"
+        root.mkdir()
+        (root / "synthvad.json").write_text(json.dumps({"name": "SynthVAD", "seed": 0, "request_hash": "ab12",
+                                                        "generation_seconds": secs}))
+        ds = DatasetAnnotations("synthvad", {"v": VideoAnnotation("v", num_frames=32)}, root=root)
+        ids.append((identity.dataset_identity(ds), zoo.dataset_identity(root)))
+    assert ids[0] == ids[1]
+    (tmp_path / "gen1" / "synthvad.json").write_text(json.dumps({"name": "SynthVAD", "seed": 1,
+                                                                "request_hash": "cd34", "generation_seconds": 1}))
+    assert zoo.dataset_identity(tmp_path / "gen1") != ids[0][1]
+
+
 # ---------------------------------------------------------------- trainer -----------------------------------------
 
 def _toy(seed=0):

@@ -142,6 +142,19 @@ def weights_digest(directory: str | os.PathLike, suffixes: Iterable[str] = WEIGH
     return content_hash(rows, 16)
 
 
+#: Fields of a SynthVAD manifest (``synthvad.json``) that record how a generation went, not what it made.
+VOLATILE_MANIFEST_FIELDS = ("generation_seconds",)
+
+
+def synth_manifest_digest(root: str | os.PathLike) -> str:
+    """Digest of a SynthVAD root's manifest without its volatile fields (:data:`VOLATILE_MANIFEST_FIELDS`): two
+    generations of the same request get the same identity, whichever machine made them and however long it took."""
+    import json
+
+    meta = json.loads((Path(root) / "synthvad.json").read_text())
+    return content_hash({k: v for k, v in meta.items() if k not in VOLATILE_MANIFEST_FIELDS}, 16)
+
+
 def dataset_identity(annotations, *, name: str | None = None) -> dict[str, Any]:
     """Identity of a loaded dataset split (a :class:`~vadkit.data.annotations.DatasetAnnotations` or mapping).
 
@@ -154,7 +167,7 @@ def dataset_identity(annotations, *, name: str | None = None) -> dict[str, Any]:
     manifest = None
     root = getattr(annotations, "root", None)
     if root is not None and (Path(root) / "synthvad.json").is_file():
-        manifest = file_digest(Path(root) / "synthvad.json")[:16]
+        manifest = synth_manifest_digest(root)
     for vid in sorted(annotations):
         a = annotations[vid]
         path = getattr(a, "video_path", None)

@@ -279,7 +279,9 @@ def dataset_identity(root: Path) -> str:
     meta = Path(root) / "synthvad.json"
     if not meta.is_file():
         raise ModelNotFoundError(f"{root}: no synthvad.json; the tiny zoo trains on a SynthVAD root")
-    return content_hash(meta.read_text())
+    from vadkit.identity import synth_manifest_digest
+
+    return synth_manifest_digest(root)
 
 
 def zoo_root() -> Path:
