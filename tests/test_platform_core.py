@@ -91,6 +91,7 @@ def test_synthvad_identity_ignores_how_long_generation_took(tmp_path):
     """Two generations of one SynthVAD request differ only in ``generation_seconds``: the same identity for the
     feature stores and the zoo (the zoo retrained ~10 min on every regenerated root before)."""
     from vadkit.data.annotations import DatasetAnnotations, VideoAnnotation
+    from vadkit.features.provenance import store_dataset_identity
     from vadkit.models import zoo
 
     ids = []
@@ -100,7 +101,7 @@ def test_synthvad_identity_ignores_how_long_generation_took(tmp_path):
         (root / "synthvad.json").write_text(json.dumps({"name": "SynthVAD", "seed": 0, "request_hash": "ab12",
                                                         "generation_seconds": secs}))
         ds = DatasetAnnotations("synthvad", {"v": VideoAnnotation("v", num_frames=32)}, root=root)
-        ids.append((identity.dataset_identity(ds), zoo.dataset_identity(root)))
+        ids.append((identity.dataset_identity(ds), zoo.dataset_identity(root), store_dataset_identity(ds)))
     assert ids[0] == ids[1]
     (tmp_path / "gen1" / "synthvad.json").write_text(json.dumps({"name": "SynthVAD", "seed": 1,
                                                                 "request_hash": "cd34", "generation_seconds": 1}))

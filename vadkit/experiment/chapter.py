@@ -68,8 +68,14 @@ def field_meta(cfg_cls) -> dict[str, dict]:
 
 
 def parameters_cell(cfg_cls) -> str:
-    """The source of the notebook's ``parameters`` cell: ``profile`` and every field set to ``None``."""
-    lines = ['profile = "smoke"'] + [f"{name} = None" for name in cfg_cls.fields()]
+    """The source of the notebook's ``parameters`` cell: ``profile`` and every field set to ``None`` (papermill
+    overrides any of them; ``None`` takes the profile's value), each with the smoke and full values as a comment,
+    so a reader of the notebook sees what is in effect without running it."""
+    smoke, full = cfg_cls.resolve("smoke"), cfg_cls.resolve("full")
+    lines = ['profile = "smoke"  # None below = this profile\'s value']
+    for name in cfg_cls.fields():
+        s, f = _show(getattr(smoke, name)), _show(getattr(full, name))
+        lines.append(f"{name} = None  # smoke: {s}" + ("" if f == s else f" | full: {f}"))
     return "\n".join(lines)
 
 
@@ -107,7 +113,7 @@ def config_table(cfg, *, all_fields: bool = False):
 
 def quiet_library_warnings() -> None:
     """Silence warnings a reader cannot act on (they describe library internals, not the chapter's results)."""
-    for pattern in (r".*enable_nested_tensor.*", r".*No pretrained weights loaded.*", r".*TypedStorage is deprecated.*",
+    for pattern in (r".*enable_nested_tensor.*", r".*TypedStorage is deprecated.*",
                     r".*torch\.utils\._pytree.*", r".*`resume_download` is deprecated.*",
                     r".*Converting a tensor with requires_grad=True to a scalar.*"):
         warnings.filterwarnings("ignore", message=pattern)

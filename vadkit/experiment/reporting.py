@@ -212,8 +212,8 @@ def rescore(predictions_root, ann, stream: str = "selected", conventions=RESCORE
     ``seed<k>.npz/.json`` pair per seed); ``conventions`` are ``(gt_convention, expand, align)`` triples of chapter 01
     (``align="pad_edge"`` cuts scores longer than the ground truth and holds the last score over the frames a
     snippet-floored score stream does not reach, so every ground-truth frame of each convention is scored and the
-    conventions that build the ground truth from the video length can be compared with the feature-length ones). ``selected`` maps seed -> stream (the stream chosen on
-    validation); otherwise ``stream`` names one. Returns a DataFrame: convention | AUC_O | AUC_A | AP (mean over
+    conventions that build the ground truth from the video length can be compared with the feature-length ones).
+    ``selected`` maps seed -> stream (the stream chosen on validation); otherwise ``stream`` names one. Returns a DataFrame: convention | AUC_O | AUC_A | AP (mean over
     seeds, %) | seeds | note (why a convention does not apply to this dataset's annotations, if it does not).
     """
     from pathlib import Path

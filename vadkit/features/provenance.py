@@ -3,7 +3,7 @@
 A feature store directory holds ``provenance.json``::
 
     {"pipeline_version": 2, "vadkit_version": "0.1.0",
-     "dataset": {"dataset": "synthvad", "manifest": "<sha256 of synthvad.json>"},
+     "dataset": {"dataset": "synthvad", "manifest": "<digest of synthvad.json>"},
      "model": {"model": "ViT-B-16", "pretrained": "openai", "image_size": 224, "mean": [...], ...},
      "sampling": {"snippet_len": 16, "frames_per_snippet": 1, "frame_rule": "...", "crop": "center",
                   "layers": [], "pooling": "mean over sampled frames"},
@@ -79,7 +79,7 @@ def store_dataset_identity(annotations) -> dict:
     """The dataset part of a feature store's key: what the videos are, not where they lie.
 
     * a SynthVAD root (``synthvad.json`` beside the videos): the dataset name and the digest of that
-      manifest, which records the generation request and the sha256 of every file (so two seeds never
+      manifest (:func:`vadkit.identity.synth_manifest_digest`, without its volatile fields), which records the generation request and the sha256 of every file (so two seeds never
       share a store, and a moved root keeps its features);
     * another dataset root known to a manifest (``data_manifests/<name>.yaml``): the name and the content
       digest of its annotation files (the manifest's ``kind: annotation`` patterns). The videos are not
@@ -98,7 +98,9 @@ def store_dataset_identity(annotations) -> dict:
     if root is not None and Path(root).is_dir():
         root = Path(root)
         if (root / "synthvad.json").is_file():
-            return {"dataset": name, "manifest": file_digest(root / "synthvad.json")[:16]}
+            from vadkit.identity import synth_manifest_digest
+
+            return {"dataset": name, "manifest": synth_manifest_digest(root)}
         try:
             from vadkit.data.manifests import load_manifest
 

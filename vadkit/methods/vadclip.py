@@ -293,14 +293,7 @@ class OpenClipTextTower:
     def __init__(self, arch: str = "ViT-B-16"):
         import open_clip
 
-        cfg = open_clip.get_model_config(arch)
-        if cfg is None:
-            raise ValueError(f"open_clip has no model config {arch!r}")
-        # the text tower of `arch` beside a one-block stand-in vision tower (dropped below): building the real
-        # ViT-B/16 image tower only to discard it cost ~5 s of random initialisation per chapter run
-        tiny_vision = {"image_size": 32, "patch_size": 16, "layers": 1, "width": 64, "head_width": 64}
-        self.model = open_clip.CLIP(cfg["embed_dim"], tiny_vision, cfg["text_cfg"],
-                                    quick_gelu=cfg.get("quick_gelu", False))
+        self.model = open_clip.create_model(arch, pretrained=None)
         self.model.visual = None                       # only the text tower is needed
         self.model.eval().requires_grad_(False)
         self.tokenizer = open_clip.get_tokenizer(arch)
