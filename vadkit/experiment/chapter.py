@@ -72,7 +72,7 @@ def parameters_cell(cfg_cls) -> str:
     overrides any of them; ``None`` takes the profile's value), each with the smoke and full values as a comment,
     so a reader of the notebook sees what is in effect without running it."""
     smoke, full = cfg_cls.resolve("smoke"), cfg_cls.resolve("full")
-    lines = ['profile = "smoke"  # None below = this profile\'s value']
+    lines = ["# None = the profile's value; each comment gives the smoke (and full) value", 'profile = "smoke"']
     for name in cfg_cls.fields():
         s, f = _show(getattr(smoke, name)), _show(getattr(full, name))
         lines.append(f"{name} = None  # smoke: {s}" + ("" if f == s else f" | full: {f}"))
