@@ -21,6 +21,7 @@ from vadkit.data.synth import (
     plan_videos,
     render_video,
 )
+from vadkit.data.annotations import read_pixel_mask
 from vadkit.errors import ConfigError, DatasetError
 from vadkit.io_utils import sha256_file
 
@@ -111,7 +112,7 @@ def test_frame_labels_match_segments_and_masks(ds):
             assert all(not t.anomalous for t in v.tracks)
             continue
         assert len(set(v.classes)) == len(v.classes)  # a second event is of a different type
-        mask = np.load(v.pixel_mask_path)
+        mask = read_pixel_mask(v)
         assert mask.dtype == np.uint8 and mask.shape == (T, TINY.height, TINY.width)
         assert set(np.unique(mask)) <= {0, 1}
         nonempty = mask.reshape(T, -1).any(1)
@@ -123,7 +124,7 @@ def test_frame_labels_match_segments_and_masks(ds):
 
 def test_boxes_contain_mask_pixels(ds):
     for v in ds.anomalous:
-        mask = np.load(v.pixel_mask_path)
+        mask = read_pixel_mask(v)
         boxes_at: dict[int, list] = {}
         for tr in v.tracks:
             if tr.anomalous:
@@ -143,7 +144,8 @@ def test_boxes_contain_mask_pixels(ds):
 def test_objects_csv_and_tracks_files(root, ds):
     for v in ds.values():
         df = load_objects(root, v.video_id)
-        assert list(df.columns) == ["track_id", "frame", "x1", "y1", "x2", "y2", "object_class", "anomalous", "label"]
+        assert list(df.columns) == ["track_id", "frame", "x1", "y1", "x2", "y2", "object_class", "anomalous", "label",
+                                  "act"]
         assert set(df.object_class) <= {"person", "car", "bicycle", "debris"}
         assert df.frame.between(0, v.num_frames - 1).all()
         anom_frames = set(df.loc[df.anomalous == 1, "frame"])
@@ -322,3 +324,175 @@ def test_resume_after_interruption(tmp_path):
     a = json.loads((clean / "synthvad.json").read_text())
     b = json.loads((out / "synthvad.json").read_text())
     assert a["files"] == b["files"] and a["videos"] == b["videos"]
+
+
+# ----------------------------------------------------------------------------------------------
+# generator 1.2: compressed masks, instance maps, activity ground truth (frames and text as in 1.1)
+# ----------------------------------------------------------------------------------------------
+#: 1.1's anomaly masks and text of the ``root`` fixture (measured with generator 1.1.0): 1.2 adds ground
+#: truth without touching what 1.1 wrote, so the chapters' numbers carry over.
+MASK_SHA_1_1 = {"Loitering_0001": "325d32da39b5052b", "Fighting_0001": "2793b40fba30496a",
+                "Theft_0001": "434bf5e989d65325", "CarOnWalkway_0001": "e50b4df41fd0cdd9"}
+TEXT_SHA_1_1 = "044633afe8448002"
+
+
+def test_version_1_2_keeps_1_1_ground_truth(root):
+    import hashlib
+
+    for vid, digest in MASK_SHA_1_1.items():
+        _, mask = render_video(vid, root)
+        assert hashlib.sha256(mask.tobytes()).hexdigest()[:16] == digest, vid
+    h = hashlib.sha256()
+    for sub in ("text", "rbdc", "tracks"):
+        for p in sorted((root / sub).iterdir()):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    assert h.hexdigest()[:16] == TEXT_SHA_1_1
+
+
+def test_masks_are_compressed_npz(root, ds):
+    for v in ds.anomalous:
+        assert v.pixel_mask_path.suffix == ".npz"
+        with np.load(v.pixel_mask_path, allow_pickle=False) as z:
+            assert z.files == ["mask"]
+        raw = v.num_frames * TINY.height * TINY.width
+        assert v.pixel_mask_path.stat().st_size < raw / 20  # the 1.1 .npy was `raw` bytes
+
+
+def test_instance_maps_match_boxes_and_masks(ds):
+    for v in ds.values():
+        with np.load(v.extra["instance_mask_path"], allow_pickle=False) as z:
+            ids = z["ids"]
+        assert ids.dtype == np.uint16 and ids.shape == (v.num_frames, TINY.height, TINY.width)
+        objects = load_objects(ds.root, v.video_id)
+        assert set(np.unique(ids)) - {0} <= set(objects.track_id)
+        # every id pixel lies inside its agent's box at that frame (boxes: x2/y2 exclusive)
+        for row in objects.itertuples():
+            frame = ids[row.frame]
+            ys, xs = np.nonzero(frame == row.track_id)
+            if len(ys):
+                assert xs.min() >= row.x1 and xs.max() < row.x2 and ys.min() >= row.y1 and ys.max() < row.y2
+        for t in np.unique(objects.frame)[::7]:
+            assert set(np.unique(ids[t])) - {0} <= set(objects.track_id[objects.frame == t])
+        if v.classes:  # modal ids of the anomalous agents lie inside their amodal anomaly mask
+            anomalous = [t.track_id for t in v.tracks if t.anomalous]
+            mask = read_pixel_mask(v)
+            for tr in v.tracks:
+                if tr.anomalous:
+                    for t in tr.frames:
+                        assert not ((ids[t] == tr.track_id) & (mask[t] == 0)).any()
+            assert np.isin(ids, anomalous).any()
+
+
+def test_activity_document(root, ds):
+    from vadkit.data.pairs import pair_distance
+    from vadkit.data.synth import load_activity
+
+    n_pairs = n_anomalous_pairs = 0
+    for v in ds.values():
+        doc = load_activity(root, v.video_id)
+        objects = load_objects(root, v.video_id)
+        text = json.loads((root / "text" / f"{v.video_id}.json").read_text())
+        D = doc["delta_frames"]
+        assert D == round(doc["delta_s"] * doc["fps"]) == 15
+        visible = set(objects.track_id[objects.object_class != "debris"])
+        assert set(map(int, doc["agents"])) == visible  # every agent, anomalous or not
+        for aid, row in doc["agents"].items():
+            assert row["target"] and row["trajectory"]
+        anom_rows = [r for r in doc["agents"].values() if r["event"]]
+        assert sorted(r["target"] for r in anom_rows) == sorted(text["target_sentences"])
+        assert sorted(r["trajectory"] for r in anom_rows) == sorted(text["trajectory_sentences"])
+        assert [w["start"] for w in doc["windows"]] == list(range(0, v.num_frames - D, D))
+        at = {(r.track_id, r.frame): r for r in objects.itertuples()}
+        for w in doc["windows"]:
+            t0, t1 = w["start"], w["end"]
+            assert t1 == t0 + D
+            both = sorted(a for a in visible if (a, t0) in at and (a, t1) in at)
+            assert [s["id"] for s in w["singles"]] == both
+            for s in w["singles"]:
+                labels = {at[(s["id"], t)].label for t in range(t0, t1 + 1) if (s["id"], t) in at} - {"normal"}
+                assert s["anomalous"] == bool(labels) and (s["label"] in labels or s["label"] == "normal")
+            # pairs: exactly the pseudo-depth pairs among the singles at frame start
+            want = set()
+            for n, i in enumerate(both):
+                for j in both[n + 1:]:
+                    bi, bj = ((at[(k, t0)].x1, at[(k, t0)].y1, at[(k, t0)].x2, at[(k, t0)].y2) for k in (i, j))
+                    d, h = pair_distance(bi, bj)
+                    if d < h:
+                        want.add((i, j))
+            assert {tuple(p["ids"]) for p in w["pairs"]} == want
+            for p in w["pairs"]:
+                n_pairs += 1
+                n_anomalous_pairs += p["anomalous"]
+                assert p["text"].endswith(p["relation"])
+        turns = doc["dialogue"]
+        assert turns[0]["kind"] == "yesno" and turns[0]["answer"] == ("Yes." if v.classes else "No.")
+        starts = [t["start_frame"] for t in turns if t["kind"] == "when_start"]
+        assert starts == sorted(s.start for s in v.segments)
+        for t in turns:
+            if t["kind"] == "which_target":
+                assert all(doc["agents"][str(i)]["event"] == t.get("label") for i in t["track_ids"])
+    assert n_pairs and n_anomalous_pairs  # the fixture has fights and thefts: interacting anomalous pairs
+
+
+def test_activity_interaction_wording(root, ds):
+    from vadkit.data.synth import load_activity
+
+    relations = Counter()
+    for v in ds.anomalous:
+        for w in load_activity(root, v.video_id)["windows"]:
+            for p in w["pairs"]:
+                if p["labels"][0] == p["labels"][1] != "normal":
+                    relations[(p["labels"][0], p["relation"])] += 1
+    assert relations[("fighting", "they fight each other")] > 0
+    assert any(lb == "theft" for lb, _ in relations)
+
+
+def test_activity_text_recomputes_and_other_delta(root, ds):
+    from vadkit.data.synth import activity_text, load_activity
+
+    vid = next(v.video_id for v in ds.anomalous if "fighting" in v.classes)
+    assert activity_text(root, vid) == load_activity(root, vid)  # one code path, generator and files
+    two = activity_text(root, vid, delta_s=2.0)
+    assert two["delta_frames"] == 30 and all(w["end"] - w["start"] == 30 for w in two["windows"])
+    wide = activity_text(root, vid, h_scale=3.0)
+    assert sum(len(w["pairs"]) for w in wide["windows"]) > sum(len(w["pairs"]) for w in load_activity(root, vid)["windows"])
+
+
+def test_activity_errors_name_the_file(root, tmp_path):
+    from vadkit.data.synth import read_activity
+    from vadkit.errors import AnnotationError
+
+    vid = json.loads((root / "synthvad.json").read_text())["videos"]
+    doc = json.loads((root / "activity" / f"{next(iter(vid))}.json").read_text())
+    cases = {
+        "notjson.json": "{oops",
+        "schema.json": json.dumps({**doc, "schema": "other/9"}),
+        "missing.json": json.dumps({k: v for k, v in doc.items() if k != "windows"}),
+        "badid.json": json.dumps({**doc, "windows": [{**doc["windows"][0], "singles": [
+            {"id": 9999, "text": "x", "anomalous": False, "label": "normal"}]}]}),
+        "badtype.json": json.dumps({**doc, "dialogue": [{"question": "q", "answer": 1, "kind": "yesno"}]}),
+    }
+    for name, body in cases.items():
+        p = tmp_path / name
+        p.write_text(body)
+        with pytest.raises(AnnotationError, match=name):
+            read_activity(p)
+    with pytest.raises(DatasetError, match="missing"):
+        read_activity(tmp_path / "absent.json")
+
+
+def test_pair_rule():
+    from vadkit.data.pairs import bottom_centre, interacting_pairs, pair_distance
+
+    a = (0, 0, 10, 20)  # bottom centre (5, 20), height 20
+    assert bottom_centre(a) == (5.0, 20.0)
+    d, h = pair_distance(a, (12, 0, 22, 20))  # side by side: d = dx = 12
+    assert (d, h) == (12.0, 20.0)
+    d, _ = pair_distance(a, (0, 10, 10, 30))  # one behind the other: dy = z = 10 -> d = sqrt(200)
+    assert d == pytest.approx(np.sqrt(200))
+    d, h = pair_distance(a, (0, 0, 10, 40))  # h is the larger height
+    assert h == 40 and d == pytest.approx(np.sqrt(2) * 20)
+    boxes = {1: a, 2: (12, 0, 22, 20), 3: (100, 0, 110, 20)}
+    assert [(i, j) for i, j, *_ in interacting_pairs(boxes)] == [(1, 2)]
+    assert interacting_pairs(boxes, h_scale=0.5) == []

@@ -97,6 +97,26 @@ def atomic_save_npy(path: str | os.PathLike, array) -> None:
         np.save(fh, array)
 
 
+def atomic_save_npz(path: str | os.PathLike, **arrays) -> None:
+    """Write arrays to a compressed ``.npz`` (read back by ``np.load(path, allow_pickle=False)``), atomically
+    and byte-deterministically: the zip members carry a fixed timestamp (``np.savez_compressed`` stamps the
+    current time), so the same arrays always give the same file and the same content digest."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    with atomic_write(path, "wb") as fh:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+            for name, arr in arrays.items():
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, buf.getvalue(), compresslevel=6)
+
+
 def _json_default(obj: Any) -> Any:
     import numpy as np
 

@@ -57,6 +57,26 @@ def load_data(cfg: QuickstartConfig) -> tuple[DatasetAnnotations, DatasetAnnotat
     return train, test, root
 
 
+def activity_rows(root, video_id: str, max_windows: int = 2):
+    """SynthVAD's activity ground truth of one video as a table (``window, kind, ids, anomalous, text``):
+    the windows holding an anomalous interacting pair first, then those holding any pair."""
+    import pandas as pd
+
+    from vadkit.data.synth import load_activity
+
+    windows = load_activity(root, video_id)["windows"]
+    ranked = sorted(windows, key=lambda w: (not any(p["anomalous"] for p in w["pairs"]), not w["pairs"],
+                                            w["start"]))
+    rows = []
+    for w in sorted(ranked[:max_windows], key=lambda w: w["start"]):
+        span = f"{w['start']}-{w['end']}"
+        rows += [{"window": span, "kind": "single", "ids": str(s["id"]), "anomalous": s["anomalous"],
+                  "text": s["text"]} for s in w["singles"]]
+        rows += [{"window": span, "kind": "pair", "ids": f"{p['ids'][0]}+{p['ids'][1]}",
+                  "anomalous": p["anomalous"], "text": p["text"]} for p in w["pairs"]]
+    return pd.DataFrame(rows)
+
+
 def read_frames(path) -> np.ndarray:
     from vadkit.data.video import VideoReader
 

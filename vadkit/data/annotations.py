@@ -29,7 +29,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from vadkit.errors import AnnotationError
+from vadkit.errors import AnnotationError, DatasetError
 
 NORMAL = "normal"
 
@@ -104,7 +104,7 @@ class VideoAnnotation:
     segments: list[Segment] = field(default_factory=list)
     frame_labels: np.ndarray | None = None  # [num_frames] uint8, exact per-frame truth when shipped
     tracks: list[Track] = field(default_factory=list)
-    pixel_mask_path: Path | None = None  # .npy [num_frames, H, W] uint8 (ShanghaiTech layout)
+    pixel_mask_path: Path | None = None  # [num_frames, H, W] uint8: .npy, .npz or a PNG folder (read_pixel_mask)
     captions: dict[int, str] = field(default_factory=dict)
     explanation: str | None = None
     target_sentences: list[str] = field(default_factory=list)
@@ -140,6 +140,10 @@ class VideoAnnotation:
             stop = seg.end + 1 if end_inclusive else seg.end
             gt[max(seg.start, 0) : max(min(stop, num_frames), 0)] = 1
         return gt
+
+    def pixel_mask(self, shape: tuple[int, int] | None = None) -> np.ndarray:
+        """``[T, H, W]`` uint8 0/1 anomaly mask (:func:`read_pixel_mask`)."""
+        return read_pixel_mask(self, shape)
 
     def replace(self, **changes) -> "VideoAnnotation":
         return dataclasses.replace(self, **changes)
@@ -191,3 +195,33 @@ class DatasetAnnotations(Mapping[str, VideoAnnotation]):
     @property
     def anomalous(self) -> list[VideoAnnotation]:
         return [v for v in self.videos.values() if v.is_anomalous]
+
+
+def read_pixel_mask(ann: VideoAnnotation, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """``[T, H, W]`` uint8 0/1 anomaly mask of a video (zeros when it has none; needs ``shape``).
+
+    Reads ``pixel_mask_path`` as ``.npy`` (ShanghaiTech, SynthVAD 1.1), compressed ``.npz`` (one array;
+    SynthVAD >= 1.2) or a folder of per-frame PNGs (natural order, one per frame).
+    """
+    p = ann.pixel_mask_path
+    T = int(ann.num_frames)
+    if p is None:
+        if shape is None:
+            raise DatasetError(f"{ann.video_id}: no pixel mask and no frame size to make an empty one")
+        return np.zeros((T, *shape), np.uint8)
+    p = Path(p)
+    if p.is_dir():
+        import cv2
+
+        from vadkit.data.video import _natural_key
+
+        files = sorted(p.glob("*.png"), key=_natural_key)
+        arr = np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files]) if files else np.zeros((0, 1, 1))
+    elif p.suffix == ".npz":
+        with np.load(p, allow_pickle=False) as z:
+            arr = z[z.files[0]]
+    else:
+        arr = np.load(p, mmap_mode="r", allow_pickle=False)
+    if arr.ndim != 3 or arr.shape[0] != T:
+        raise DatasetError(f"{p}: pixel mask has shape {arr.shape}, expected [{T}, H, W]")
+    return (np.asarray(arr) > 0).astype(np.uint8)

@@ -107,9 +107,10 @@ UBnormal's object maps need one id per anomalous object and pixel. SynthVAD 1.x 
 the anomalous agents' silhouettes (``test_pixel_mask``) and each agent's box; the maps are **derived**:
 a mask pixel takes the id of the front-most anomalous box containing it (the largest ``y2``; SynthVAD
 paints agents back to front by their ground line), so the maps are modal like a renderer's id pass,
-and the rear one of two touching agents (two fighters) keeps only its visible pixels. Object ids are renumbered 1..K per video; one tracks
-row per contiguous run of an object's anomalous frames. A SynthVAD version that ships instance maps
-(``VideoAnnotation.extra["instance_mask_path"]``, an ``[T, H, W]`` id array) is used as is.
+and the rear one of two touching agents (two fighters) keeps only its visible pixels. SynthVAD >= 1.2
+ships modal instance maps (``VideoAnnotation.extra["instance_mask_path"]``), which then decide the id
+wherever the visible agent is anomalous (:func:`instance_maps`). Object ids are renumbered 1..K per
+video; one tracks row per contiguous run of an object's anomalous frames.
 
 Writing is idempotent (the same request on a finished tree returns at once; another request on it
 raises), atomic (built in ``.<name>.partial-<hash>`` beside ``out``, renamed at the end) and resumable
@@ -136,7 +137,7 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from vadkit.data.annotations import NORMAL, DatasetAnnotations, VideoAnnotation
+from vadkit.data.annotations import NORMAL, DatasetAnnotations, VideoAnnotation, read_pixel_mask
 from vadkit.data.datasets import LAYOUT_MARKER, layout_marker
 from vadkit.data.parsers import TAD_CLASSES, XD_LABELS
 from vadkit.errors import DatasetError
@@ -355,61 +356,21 @@ def _save_mat(path: Path, masks: np.ndarray) -> None:
         scipy.io.savemat(fh, {"volLabel": cells}, do_compression=True)
 
 
-def read_pixel_mask(ann: VideoAnnotation, shape: tuple[int, int] | None = None) -> np.ndarray:
-    """``[T, H, W]`` uint8 0/1 anomaly mask of a SynthVAD video (zeros when it has none; needs ``shape``).
-
-    Reads ``pixel_mask_path`` as ``.npy`` (SynthVAD 1.x), compressed ``.npz`` (one array) or a folder of
-    per-frame PNGs (natural order, one per frame).
-    """
-    p = ann.pixel_mask_path
-    T = int(ann.num_frames)
-    if p is None:
-        if shape is None:
-            raise DatasetError(f"{ann.video_id}: no pixel mask and no frame size to make an empty one")
-        return np.zeros((T, *shape), np.uint8)
-    p = Path(p)
-    if p.is_dir():
-        import cv2
-
-        from vadkit.data.video import _natural_key
-
-        files = sorted(p.glob("*.png"), key=_natural_key)
-        arr = np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files]) if files else np.zeros((0, 1, 1))
-    elif p.suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            arr = z[z.files[0]]
-    else:
-        arr = np.load(p, mmap_mode="r", allow_pickle=False)
-    if arr.ndim != 3 or arr.shape[0] != T:
-        raise DatasetError(f"{p}: pixel mask has shape {arr.shape}, expected [{T}, H, W]")
-    return (np.asarray(arr) > 0).astype(np.uint8)
-
-
 def instance_maps(ann: VideoAnnotation, shape: tuple[int, int]) -> tuple[np.ndarray, dict[int, int]]:
     """UBnormal object-id maps ``[T, H, W]`` uint8 of the anomalous agents and ``{new id: SynthVAD id}``.
 
-    Uses ``extra["instance_mask_path"]`` (``[T, H, W]`` ids, ``.npy``/``.npz``) when the SynthVAD version
-    provides one; otherwise derives the ids from the union mask and the anomalous boxes: each mask pixel
-    takes the id of the front-most anomalous box holding it at that frame (the largest bottom edge
-    ``y2``: SynthVAD draws agents back to front by their ground line, so this is the agent a camera sees
-    there). The maps are modal, as a real renderer's id pass is; SynthVAD's own masks are amodal.
+    The maps cover exactly SynthVAD's anomaly mask (their union is ``test_pixel_mask``, so pixel-level
+    ground truth is the same in both layouts). Each mask pixel takes the id of the anomalous agent a
+    camera sees there: from ``extra["instance_mask_path"]`` (``[T, H, W]`` modal ids of every agent,
+    ``.npy``/``.npz``; SynthVAD >= 1.2 writes one) where that agent is anomalous in that frame; elsewhere
+    (a pixel hidden behind a normal agent, or a root without instance maps) the id of the front-most
+    anomalous box holding it (the largest bottom edge ``y2``: SynthVAD draws agents back to front by their
+    ground line).
     """
     tracks = sorted((t for t in ann.tracks if t.anomalous), key=lambda t: t.track_id)
     ids = {t.track_id: k + 1 for k, t in enumerate(tracks)}
     if len(ids) > 255:
         raise DatasetError(f"{ann.video_id}: {len(ids)} anomalous objects do not fit a uint8 object map")
-    inst = ann.extra.get("instance_mask_path")
-    if inst is not None:
-        p = Path(inst)
-        if p.suffix == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                src = z[z.files[0]]
-        else:
-            src = np.load(p, allow_pickle=False)
-        out = np.zeros(src.shape, np.uint8)
-        for old, new in ids.items():
-            out[src == old] = new
-        return out, {v: k for k, v in ids.items()}
     mask = read_pixel_mask(ann, shape)
     out = np.zeros(mask.shape, np.uint8)
     per_frame: dict[int, list[tuple[float, int, tuple]]] = {}
@@ -425,6 +386,21 @@ def instance_maps(ann: VideoAnnotation, shape: tuple[int, int]) -> tuple[np.ndar
             xb, yb = min(int(np.ceil(x2)), W), min(int(np.ceil(y2)), H)
             region = mask[f, ya:yb, xa:xb] > 0
             out[f, ya:yb, xa:xb][region] = new
+    inst = ann.extra.get("instance_mask_path")
+    if inst is not None:
+        p = Path(inst)
+        if p.suffix == ".npz":
+            with np.load(p, allow_pickle=False) as z:
+                src = z[z.files[0]]
+        else:
+            src = np.load(p, allow_pickle=False)
+        if src.shape != mask.shape:
+            raise DatasetError(f"{p}: instance map has shape {src.shape}, expected {mask.shape}")
+        for tr in tracks:  # the id map holds every agent in every frame: its anomalous frames only
+            fr = np.asarray(tr.frames, int)
+            fr = fr[(fr >= 0) & (fr < len(src))]
+            seen = (src[fr] == tr.track_id) & (mask[fr] > 0)
+            out[fr] = np.where(seen, np.uint8(ids[tr.track_id]), out[fr])
     return out, {v: k for k, v in ids.items()}
 
 

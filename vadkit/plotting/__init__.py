@@ -6,6 +6,7 @@ that draw them stay small.
 
 from vadkit.plotting.core import (  # noqa: F401
     draw_boxes,
+    draw_instance_map,
     frame_grid,
     overlay_heatmap,
     plot_score_curve,

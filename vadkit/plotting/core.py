@@ -109,3 +109,28 @@ def overlay_heatmap(frame: np.ndarray, heatmap: np.ndarray, *, ax=None, alpha: f
     if title:
         ax.set_title(title, fontsize=8)
     return ax
+
+
+def draw_instance_map(frame: np.ndarray, ids: np.ndarray, *, ax=None, alpha: float = 0.6, labels=None,
+                      title: str | None = None):
+    """Colour each object of an id map ``ids`` ``[H, W]`` (0 = background) over ``frame`` ``[H, W, 3]``;
+    ``labels`` (``{id: text}``) are written at each object's top-left pixel."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 3))
+    ax.imshow(frame)
+    present = [int(i) for i in np.unique(ids) if i]
+    cmap = plt.get_cmap("tab20")
+    rgba = np.zeros((*ids.shape, 4), np.float32)
+    for k, i in enumerate(present):
+        rgba[ids == i] = (*cmap(k % 20)[:3], alpha)
+        if labels and i in labels:
+            ys, xs = np.nonzero(ids == i)
+            ax.text(xs.min(), ys.min() - 1, str(labels[i]), color="white", fontsize=6,
+                    bbox=dict(facecolor=cmap(k % 20), alpha=0.8, pad=0.5, linewidth=0))
+    ax.imshow(rgba)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=8)
+    return ax

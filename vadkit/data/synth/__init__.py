@@ -27,10 +27,14 @@ Defaults: 160x120 (W x H) at 15 fps, 160-320 frames per video (:class:`SynthConf
 smoke dataset (:func:`smoke_dataset`) uses train 160 (half abnormal) / val 40 / test 60 videos of
 160-240 frames.
 
-Speed and size (measured on the 2-core build machine, 2026-11): simulation + rendering ~0.12 s CPU
-and the mp4 encode ~0.09 s CPU per 210-frame video; the smoke set (260 videos) costs ~66 s CPU, i.e.
-~35 s wall with the default 2 worker processes on idle cores, and takes ~620 MB on disk (475 MB
-of it the uint8 pixel masks, 125 MB the videos).
+Speed and size: ``python benchmarks/synth_disk.py`` prints both for the smoke set and the pretraining
+corpus. Since generator 1.2 masks and instance maps are stored compressed (``.npz``), so the videos
+dominate the disk use; generator 1.1 stored uint8 ``.npy`` masks (the smoke set was 617 MB, 475 MB of it
+masks; the pretraining corpus 2.6 GB).
+
+Versions: 1.2 keeps 1.1's frames, masks, boxes and text byte for byte (same plan, same random streams)
+and adds the instance maps, the ``act`` column and the activity ground truth; a root of another
+version is never reused (the version is part of the request hash that names cached roots).
 
 Example::
 
@@ -59,18 +63,26 @@ All frame indices are 0-based; all segment ends are INCLUSIVE (the last anomalou
                                        # spaces, trailing spaces, -1 = none; normal: "id  Normal  -1  -1  -1  -1  ")
       annotations_multiclasses.txt     # abnormal val+test videos, XD format "id type s1 e1 type s2 e2"
       test_frame_mask/<video_id>.npy   # uint8 [T] 0/1, every video of every split (ShanghaiTech format)
-      test_pixel_mask/<video_id>.npy   # uint8 [T, H, W] 0/1 amodal silhouettes of the anomalous agents
-                                       # (abnormal videos only)
+      test_pixel_mask/<video_id>.npz   # compressed, one array "mask": uint8 [T, H, W] 0/1 amodal
+                                       # silhouettes of the anomalous agents (abnormal videos only)
+      instance_mask/<video_id>.npz     # compressed, one array "ids": uint16 [T, H, W] modal object-id map
+                                       # (track id of the agent seen at each pixel, 0 = background), every
+                                       # agent of every video; the UBnormal layout writes its per-frame
+                                       # "<video>_<frame>_gt.png" object maps from it
       tracks/<video_id>_tracks.txt     # UBnormal "object_id,start_frame,end_frame" per anomalous agent
                                        # (first/last anomalous frame; abnormal videos only)
       rbdc/<video_id>_gt.txt           # "track_id,frame,x1,y1,x2,y2" boxes of anomalous agents in their
                                        # anomalous frames (RBDC/TBDC ground truth; abnormal videos only)
       objects/<video_id>.csv           # header + "track_id,frame,x1,y1,x2,y2,object_class,anomalous,label"
-                                       # for ALL agents in every frame they are visible; object_class in
-                                       # person/car/bicycle/debris; anomalous 0/1; label = type or "normal"
+                                       # (+ ",act") for ALL agents in every frame they are visible;
+                                       # object_class in person/car/bicycle/debris; anomalous 0/1;
+                                       # label = type or "normal"; act = the agent's action ("walk", ...)
       text/<video_id>.json             # {"captions": [[start, end_inclusive, sentence], ...] covering all
                                        # frames, "explanation": str, "target_sentences": [...],
                                        # "trajectory_sentences": [...], "qa": [[question, "Yes"|"No"], ...]}
+      activity/<video_id>.json         # activity text of every agent and interacting pair per 1-s window,
+                                       # target + trajectory sentences of every agent, multi-turn dialogue
+                                       # (schema: vadkit.data.synth.loader.load_activity)
 
 Boxes are pixel edges: ``x2``/``y2`` are one past the last pixel (a mask pixel ``(x, y)`` of the
 agent satisfies ``x1 <= x < x2``). Frame labels equal the union of the segments (inclusive) and are 1
@@ -86,7 +98,8 @@ Open-set splits: ``generate(..., anomaly_types={"train": [...], "test": [...]})`
 
 from vadkit.data.synth.builder import (SMOKE_CONFIG, SMOKE_SPLITS, generate, plan_videos, pretrain_dataset,
                                       smoke_dataset)
-from vadkit.data.synth.loader import load_objects, load_synthvad, read_manifest
+from vadkit.data.synth.loader import (activity_text, load_activity, load_objects, load_synthvad, read_activity,
+                                     read_manifest)
 from vadkit.data.synth.world import (
     ANOMALY_TYPES,
     CLASS_NAMES,
@@ -100,8 +113,9 @@ from vadkit.data.synth.world import (
 
 __all__ = [
     "ANOMALY_TYPES", "CLASS_NAMES", "GENERATOR_VERSION", "INTERACTION_TYPES", "OBJECT_CLASSES", "SCENE_NAMES",
-    "SINGLE_OBJECT_TYPES", "SMOKE_CONFIG", "SMOKE_SPLITS", "SynthConfig", "generate", "load_objects",
-    "load_synthvad", "plan_videos", "pretrain_dataset", "read_manifest", "render_video", "smoke_dataset",
+    "SINGLE_OBJECT_TYPES", "SMOKE_CONFIG", "SMOKE_SPLITS", "SynthConfig", "activity_text", "generate",
+    "load_activity", "load_objects", "load_synthvad", "plan_videos", "pretrain_dataset", "read_activity",
+    "read_manifest", "render_video", "smoke_dataset",
 ]
 
 

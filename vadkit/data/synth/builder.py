@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vadkit.data.synth.activity import activity_tracks, build_document
 from vadkit.data.synth.render import estimate_presence, render_video
 from vadkit.data.synth.simulate import BIKE_SPEED, CAR_SPEED, EVENT_BUILDERS, Ctx, populate_normal
 from vadkit.data.synth.text import video_text
@@ -26,7 +27,8 @@ from vadkit.data.synth.world import (
     make_scene,
 )
 from vadkit.errors import ConfigError, DatasetError
-from vadkit.io_utils import atomic_save_npy, atomic_write_json, atomic_write_text, content_hash, sha256_file
+from vadkit.io_utils import (atomic_save_npy, atomic_save_npz, atomic_write_json, atomic_write_text, content_hash,
+                             sha256_file)
 
 MANIFEST = "synthvad.json"
 SMOKE_SPLITS = {"train": 160, "val": 40, "test": 60}
@@ -180,9 +182,10 @@ def _write_video_files(root: Path, item: dict, config: SynthConfig, seed: int) -
     write_video(root / "videos" / f"{vid}.mp4", rend.frames, config.fps)
     frame_mask = rend.mask.reshape(T, -1).any(1).astype(np.uint8)
     atomic_save_npy(root / "test_frame_mask" / f"{vid}.npy", frame_mask)
+    atomic_save_npz(root / "instance_mask" / f"{vid}.npz", ids=rend.ids)
     agent_event = {a.aid: ev for ev in events for a in ev["agents"]}
     if events:
-        atomic_save_npy(root / "test_pixel_mask" / f"{vid}.npy", rend.mask)
+        atomic_save_npz(root / "test_pixel_mask" / f"{vid}.npz", mask=rend.mask)
         tr_lines, gt_lines = [], []
         for a in agents:
             rows = [r for r in rend.boxes[a.aid] if r[5] >= 0]
@@ -194,17 +197,18 @@ def _write_video_files(root: Path, item: dict, config: SynthConfig, seed: int) -
         atomic_write_text(root / "rbdc" / f"{vid}_gt.txt", "\n".join(gt_lines) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["track_id", "frame", "x1", "y1", "x2", "y2", "object_class", "anomalous", "label"])
+    w.writerow(["track_id", "frame", "x1", "y1", "x2", "y2", "object_class", "anomalous", "label", "act"])
     rows = []
     for a in agents:
         for t, x1, y1, x2, y2, k in rend.boxes[a.aid]:
             label = events[k]["type"] if k >= 0 else "normal"
-            rows.append((t, a.aid, x1, y1, x2, y2, a.kind, int(k >= 0), label))
+            rows.append((t, a.aid, x1, y1, x2, y2, a.kind, int(k >= 0), label, a.act[t - a.t0]))
     rows.sort()
-    for t, aid, x1, y1, x2, y2, kind, an, label in rows:
-        w.writerow([aid, t, x1, y1, x2, y2, kind, an, label])
+    for t, aid, x1, y1, x2, y2, kind, an, label, act in rows:
+        w.writerow([aid, t, x1, y1, x2, y2, kind, an, label, act])
     atomic_write_text(root / "objects" / f"{vid}.csv", buf.getvalue())
     text = video_text(scene, agents, events, T, config.fps, rend.boxes, rng)
+    anomalous_text = text.pop("agent_sentences")
     atomic_write_json(root / "text" / f"{vid}.json", text)
     summary = {
         "video_id": vid, "split": item["split"], "scene": item["scene"], "num_frames": T,
@@ -215,6 +219,9 @@ def _write_video_files(root: Path, item: dict, config: SynthConfig, seed: int) -
                                 "attributes": {k: v for k, v in a.attrs.items() if k != "points"}}
                    for a in agents if rend.boxes[a.aid]},
     }
+    tracks = activity_tracks(rows)
+    atomic_write_json(root / "activity" / f"{vid}.json", build_document(
+        vid, tracks, summary["agents"], scene, config.fps, T, summary["segments"], anomalous_text))
     atomic_write_json(root / ".done" / f"{vid}.json", summary)
     return summary
 
@@ -422,7 +429,7 @@ def pretrain_dataset(*, root=None) -> Path:
     """The tiny zoo's pretraining SynthVAD root (one split ``train`` of 800 videos, 3/4 abnormal).
 
     Cached under ``vadkit.paths.data_dir() / f"synthvad-pretrain-{hash}"`` like :func:`smoke_dataset`
-    (~70 s on 2 cores, ~2.6 GB, most of it pixel masks). Its seed differs from every chapter's, so no
+    (~2 min on 2 cores, ~540 MB, three quarters of it videos; ``benchmarks/synth_disk.py``). Its seed differs from every chapter's, so no
     video of it is a smoke train/val/test video.
     """
     from vadkit.paths import data_dir

@@ -8,7 +8,9 @@ noise (drawn from a per-video noise bank with random offsets, which keeps it che
 Masks are *amodal* silhouettes of the anomalous agents (the whole sprite, even where another agent
 is drawn on top of it), clipped to the frame; boxes are the tight boxes of the same clipped
 silhouettes, with ``x2``/``y2`` one past the last pixel, so every mask pixel ``(x, y)`` of an agent
-satisfies ``x1 <= x < x2`` and ``y1 <= y < y2``.
+satisfies ``x1 <= x < x2`` and ``y1 <= y < y2``. The instance map is *modal*: each pixel holds the id
+of the agent a camera sees there (the last one painted), 0 where only the background shows, for every
+agent, anomalous or not (a renderer's object-id pass, as UBnormal's maps are).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ DEBRIS_COLOURS = np.array([(205, 225, 235), (125, 125, 125), (45, 45, 45)], np.f
 class Rendered:
     frames: np.ndarray  # [T, H, W, 3] uint8 RGB
     mask: np.ndarray  # [T, H, W] uint8 0/1, anomalous agents only
+    ids: np.ndarray  # [T, H, W] uint16 modal agent ids (Agent.aid >= 1), 0 = background
     presence: np.ndarray  # [K, T] bool: event k has anomalous pixels in frame t
     boxes: dict  # aid -> list of (t, x1, y1, x2, y2, anom_event or -1)
 
@@ -56,7 +59,8 @@ def _template(a: Agent, i: int, scale: float):
 
 def render_video(scene: Scene, agents: list[Agent], T: int, n_events: int, rng: np.random.Generator,
                  noise_sigma: float, illum_amp: float) -> Rendered:
-    """Render ``T`` frames. Shapes: frames ``[T, H, W, 3]`` uint8, mask ``[T, H, W]`` uint8."""
+    """Render ``T`` frames. Shapes: frames ``[T, H, W, 3]`` uint8, mask ``[T, H, W]`` uint8, ids ``[T, H, W]``
+    uint16."""
     H, W = scene.height, scene.width
     bg = scene_background(scene.name, W, H)
     tint_bg = rng.uniform(0.94, 1.06, 3).astype(np.float32)  # per-video weather/white balance
@@ -72,6 +76,7 @@ def render_video(scene: Scene, agents: list[Agent], T: int, n_events: int, rng: 
     js = rng.integers(0, len(bank), T)
     offs = rng.integers(0, pad + 1, (T, 2))
     mask = np.zeros((T, H, W), np.uint8)
+    ids = np.zeros((T, H, W), np.uint16)
     presence = np.zeros((max(n_events, 1), T), bool)
     boxes: dict[int, list] = {a.aid: [] for a in agents}
     s = scene.scale
@@ -140,6 +145,7 @@ def render_video(scene: Scene, agents: list[Agent], T: int, n_events: int, rng: 
                     continue
                 ys, xs = np.array(ys), np.array(xs)
                 fr[ys, xs] = DEBRIS_COLOURS[np.array(cols)]
+                ids[t, ys, xs] = a.aid
                 sil_ys, sil_xs = ys, xs
                 x1, y1, x2, y2 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
             else:
@@ -150,6 +156,7 @@ def render_video(scene: Scene, agents: list[Agent], T: int, n_events: int, rng: 
                     by, bx = tp.body_yx
                     bidx = (by + y0) * W + (bx + x0)
                     flat[bidx] = cols
+                    ids[t].reshape(-1)[bidx] = a.aid
                     x1, y1, x2, y2 = x0 + bx1, y0 + by1, x0 + bx2, y0 + by2
                 else:
                     body = tp.body[win]
@@ -158,6 +165,7 @@ def render_video(scene: Scene, agents: list[Agent], T: int, n_events: int, rng: 
                         continue
                     x1, y1, x2, y2 = xx.min() + cx0, yy.min() + cy0, xx.max() + 1 + cx0, yy.max() + 1 + cy0
                     np.copyto(fr[cy0:cy1, cx0:cx1], img[win], where=body[..., None])
+                    ids[t, cy0:cy1, cx0:cx1][body] = a.aid
             k = anom[a.aid][i]
             boxes[a.aid].append((t, int(x1), int(y1), int(x2), int(y2), k))
             if k >= 0:
@@ -173,7 +181,7 @@ def render_video(scene: Scene, agents: list[Agent], T: int, n_events: int, rng: 
         fr += bank[js[t], dy : dy + H, dx : dx + W]
         np.clip(fr, 0, 255, out=fr)
         frames[t] = fr  # float -> uint8 (values already offset by +0.5, so this rounds)
-    return Rendered(frames, mask, presence[:n_events], boxes)
+    return Rendered(frames, mask, ids, presence[:n_events], boxes)
 
 
 def estimate_presence(scene: Scene, agents: list[Agent], T: int, k: int) -> np.ndarray:

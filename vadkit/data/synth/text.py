@@ -290,9 +290,11 @@ def captions(scene: Scene, agents: list[Agent], events: list[dict], T: int, fps:
 
 def video_text(scene: Scene, agents: list[Agent], events: list[dict], T: int, fps: float, vis: dict,
                rng) -> dict:
-    """All text of one video (see the module docstring)."""
+    """All text of one video (see the module docstring); ``agent_sentences`` maps each anomalous agent's id
+    to its ``(target, trajectory)`` pair (the activity ground truth reuses them; not written to the JSON)."""
     caps = captions(scene, agents, events, T, fps, vis, rng)
     targets, trajs, expl = [], [], []
+    by_agent: dict[int, tuple[str, str]] = {}
     for ev in events:
         s0, e0 = ev["segment"]
         sents = []
@@ -303,6 +305,7 @@ def video_text(scene: Scene, agents: list[Agent], events: list[dict], T: int, fp
             trj = trajectory_sentence(scene, ev, a, vis, fps, rng)
             targets.append(tgt)
             trajs.append(trj)
+            by_agent[a.aid] = (tgt, trj)
             sents.append(f"{tgt[0].upper() + tgt[1:]} is involved: {trj}.")
         kind = ev["type"].replace("_", " ")
         expl.append(
@@ -314,7 +317,7 @@ def video_text(scene: Scene, agents: list[Agent], events: list[dict], T: int, fp
                     "usual direction and cyclists keep to the bike lane.")
     qa = questions([ev["type"] for ev in events], {a.kind for a in agents if len(vis[a.aid])}, rng)
     return {"captions": caps, "explanation": " ".join(expl), "target_sentences": targets,
-            "trajectory_sentences": trajs, "qa": qa}
+            "trajectory_sentences": trajs, "qa": qa, "agent_sentences": by_agent}
 
 
 def questions(present_types: list[str], kinds: set, rng) -> list[list[str]]:

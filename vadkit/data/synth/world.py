@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 
 SINGLE_OBJECT_TYPES: tuple[str, ...] = ("running", "wrong_way", "car_on_walkway", "falling", "loitering")
 INTERACTION_TYPES: tuple[str, ...] = ("fighting", "collision", "theft")
