@@ -1,4 +1,4 @@
-"""SynthVAD's disk use and generation time: the smoke set and the tiny zoo's pretraining corpus.
+"""SynthVAD's disk use and generation time: the smoke set, the tiny zoo's pretraining corpus, the benchmark.
 
 Prints, for each root, its size per ground-truth level (videos, masks, instance maps, activity text, ...),
 bytes per video and per frame, and the wall time its manifest recorded for generation. Nothing is
@@ -16,7 +16,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-TARGET_BYTES = 1 << 30  # 1 GiB for smoke + pretraining corpus together
+TARGET_BYTES = 1 << 30  # 1 GiB for everything a first `make book` generates
 
 
 def usage(root: Path) -> dict[str, int]:
@@ -47,20 +47,13 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-generate", action="store_true", help="only report roots that already exist")
     args = ap.parse_args(argv)
-    from vadkit.data.synth.builder import (PRETRAIN_CONFIG, PRETRAIN_SEED, PRETRAIN_SPLITS, SMOKE_CONFIG,
-                                           SMOKE_SPLITS, _request, pretrain_dataset, smoke_dataset)
-    from vadkit.io_utils import content_hash
-    from vadkit.paths import data_dir
+    from vadkit.data.synth.builder import benchmark_dataset, cached_root, pretrain_dataset, smoke_dataset
 
-    roots = {
-        "smoke set": (data_dir() / f"synthvad-smoke-{content_hash(_request(SMOKE_SPLITS, 0, SMOKE_CONFIG, None), 10)}",
-                      smoke_dataset),
-        "pretraining corpus": (data_dir() / "synthvad-pretrain-"
-                               f"{content_hash(_request(PRETRAIN_SPLITS, PRETRAIN_SEED, PRETRAIN_CONFIG, None), 10)}",
-                               pretrain_dataset),
-    }
+    roots = {"smoke set": ("smoke", smoke_dataset), "pretraining corpus": ("pretrain", pretrain_dataset),
+             "benchmark (generated when a chapter asks for it)": ("bench", benchmark_dataset)}
     total = 0
-    for name, (root, make) in roots.items():
+    for name, (kind, make) in roots.items():
+        root = cached_root(kind)
         if not (root / "synthvad.json").is_file():
             if args.no_generate:
                 print(f"\n{name}: not generated ({root})")

@@ -156,8 +156,14 @@ def test_tad_refuses_two_events_and_unmapped_types(source, tmp_path):
         write_layout(source, "tad", tmp_path / "t2", class_map={"fighting": 9}, progress=False)
     with pytest.raises(DatasetError, match="XD-Violence codes"):
         write_layout(source, "xd_violence", tmp_path / "t3", class_map={"fighting": "Z9"}, progress=False)
+    from vadkit.data.synth import ANOMALY_TYPES
+
     req = synth_request("tad", 5)
-    assert req["config"].second_event_prob == 0 and set(req["anomaly_types"]["train"]) == set(DEFAULT_CLASS_MAPS["tad"])
+    assert req["config"].second_event_prob == 0
+    assert set(req["anomaly_types"]["train"]) == set(DEFAULT_CLASS_MAPS["tad"]) & set(ANOMALY_TYPES)
+    long = synth_request("tad", 5, long=True)  # + the context types, as in the real TAD
+    assert set(long["anomaly_types"]["train"]) == set(DEFAULT_CLASS_MAPS["tad"])
+    assert long["config"].second_event_prob == 0 and long["config"].min_frames >= 600
 
 
 # ------------------------------------------------------------------ semi-supervised layouts

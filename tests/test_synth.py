@@ -496,3 +496,102 @@ def test_pair_rule():
     boxes = {1: a, 2: (12, 0, 22, 20), 3: (100, 0, 110, 20)}
     assert [(i, j) for i, j, *_ in interacting_pairs(boxes)] == [(1, 2)]
     assert interacting_pairs(boxes, h_scale=0.5) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# context-defined types (on request), their hard negatives, long videos, the benchmark request
+# ----------------------------------------------------------------------------------------------
+CONTEXT_CONFIG = SynthConfig(min_frames=300, max_frames=330, stop_rate=0.004, crossing_rate=0.004,
+                             abnormal_fraction=0.75)
+
+
+KEYWORDS_CONTEXT = {"illegal_occupation": "stays there", "pedestrian_on_road": "walks along the",
+                    "illegal_turn": "turns around"}
+
+
+@pytest.fixture(scope="module")
+def context_root(tmp_path_factory) -> Path:
+    from vadkit.data.synth import CONTEXT_TYPES
+
+    return generate(tmp_path_factory.mktemp("ctx") / "ds", {"test": 8}, seed=4, config=CONTEXT_CONFIG,
+                    anomaly_types={"test": list(CONTEXT_TYPES)}, progress=False, workers=1)
+
+
+def test_context_types_need_context(context_root):
+    from vadkit.data.synth import CLASS_NAMES as DEFAULT, CONTEXT_TYPES
+    from vadkit.data.synth.simulate import OCCUPY_AFTER_S, ON_ROAD_AFTER_S
+
+    ds = load_synthvad(context_root)
+    assert ds.class_names == DEFAULT + CONTEXT_TYPES
+    fps = CONTEXT_CONFIG.fps
+    seen = set()
+    for v in ds.anomalous:
+        (seg,) = v.segments
+        seen.add(seg.label)
+        objects = load_objects(context_root, v.video_id)
+        agent = objects[objects.anomalous == 1].track_id.iloc[0]
+        rows = objects[objects.track_id == agent].sort_values("frame")
+        first = rows[rows.anomalous == 1].frame.min()
+        before = rows[rows.frame < first]
+        if seg.label == "illegal_occupation":
+            # the car has stood still (act "wait") for OCCUPY_AFTER_S before it counts as an occupation,
+            # unless it was already standing when the video started
+            waited = (before.act == "wait").sum()
+            assert waited >= OCCUPY_AFTER_S * fps - 1 or before.frame.min() == 0 and waited > 0
+            assert set(rows[rows.anomalous == 1].act) == {"occupy"}
+        if seg.label == "pedestrian_on_road":
+            on_road = (before.act == "walk_on_road").sum()
+            assert on_road >= ON_ROAD_AFTER_S * fps - 1 or before.frame.min() == 0
+        if seg.label == "illegal_turn":
+            assert "u_turn" in set(rows[rows.anomalous == 1].act)
+        assert KEYWORDS_CONTEXT[seg.label] in v.explanation
+    assert seen == set(CONTEXT_TYPES)
+
+
+def test_context_hard_negatives_in_normal_videos(context_root):
+    acts = Counter()
+    for v in load_synthvad(context_root).values():
+        objects = load_objects(context_root, v.video_id)
+        acts.update(set(objects[objects.anomalous == 0].act))
+    assert acts["wait"] > 0 or acts["cross"] > 0  # normal cars stopping briefly / people crossing
+
+
+def test_default_requests_unchanged_by_context_options():
+    from vadkit.data.synth.builder import PRETRAIN_CONFIG, SMOKE_CONFIG
+
+    for cfg in (SynthConfig(), SMOKE_CONFIG, PRETRAIN_CONFIG):
+        assert "stop_rate" not in cfg.to_dict() and "crossing_rate" not in cfg.to_dict()
+    assert "stop_rate" in CONTEXT_CONFIG.to_dict()
+    with pytest.raises(ConfigError, match="unknown type"):
+        plan_videos({"test": 2}, 0, SynthConfig(), {"test": ["u_turn"]})
+
+
+def test_long_and_benchmark_requests():
+    from vadkit.data.layouts import DEFAULT_CLASS_MAPS, synth_request
+    from vadkit.data.synth import ALL_ANOMALY_TYPES, CONTEXT_TYPES, LONG_CONFIG
+    from vadkit.data.synth.builder import BENCH_CONFIG, BENCH_SPLITS, BENCH_TYPES, SMOKE_SPLITS
+
+    req = synth_request("tad", 12, long=True)
+    assert req["config"].min_frames >= 600 and req["config"].stop_rate > 0
+    assert set(CONTEXT_TYPES) <= set(req["anomaly_types"]["train"])
+    assert all(DEFAULT_CLASS_MAPS["tad"][t] in (2, 3, 5) for t in CONTEXT_TYPES)
+    assert set(synth_request("tad", 12)["anomaly_types"]["train"]).isdisjoint(CONTEXT_TYPES)
+    plan = plan_videos(BENCH_SPLITS, 0, BENCH_CONFIG, BENCH_TYPES)
+    assert {c for it in plan for c in it["classes"]} == set(ALL_ANOMALY_TYPES)
+    assert all(len(it["classes"]) <= 1 for it in plan)
+    # the held-out types are in no smoke split
+    smoke = plan_videos(SMOKE_SPLITS, 0, SynthConfig(min_frames=160, max_frames=240), None)
+    assert not {c for it in smoke for c in it["classes"]} & set(CONTEXT_TYPES)
+    assert LONG_CONFIG.min_frames == 600 and LONG_CONFIG.max_frames == 900
+
+
+def test_long_video_with_context_event(tmp_path):
+    import dataclasses
+
+    from vadkit.data.synth import LONG_CONFIG
+
+    cfg = dataclasses.replace(LONG_CONFIG, abnormal_fraction=1.0)
+    root = generate(tmp_path / "long", {"test": 1}, seed=2, config=cfg,
+                    anomaly_types={"test": ["illegal_occupation"]}, progress=False, workers=1)
+    (v,) = load_synthvad(root).values()
+    assert 600 <= v.num_frames <= 900 and v.classes == ("illegal_occupation",)

@@ -30,13 +30,19 @@ def cmd_synth(args) -> int:
     if args.source or args.videos is None:
         raise ConfigError("vadkit data synth: --source needs --layout" if args.source else
                           "vadkit data synth: --videos N is required")
+    import dataclasses
+
     splits = {k: v for k, v in split_counts(args.videos).items() if v > 0}
     kwargs = {}
+    base = synth.LONG_CONFIG if args.long else synth.SynthConfig()
     if args.frames:
-        import dataclasses
-
         lo, hi = args.frames   # validated up front by _frames_check
-        kwargs["config"] = dataclasses.replace(synth.SynthConfig(), min_frames=lo, max_frames=hi)
+        base = dataclasses.replace(base, min_frames=lo, max_frames=hi)
+    if args.frames or args.long:
+        kwargs["config"] = base
+    if args.types:
+        types = [t.strip() for t in args.types.split(",") if t.strip()]
+        kwargs["anomaly_types"] = {s: types for s in splits}
     out = synth.generate(Path(args.out), splits=splits, seed=args.seed, progress=True, **kwargs)
     print(f"SynthVAD written to {out or args.out} ({', '.join(f'{k} {v}' for k, v in splits.items())})")
     return 0
@@ -48,13 +54,17 @@ def cmd_synth_layout(args) -> int:
     from vadkit.data import layouts, synth
 
     config = None
+    if args.types:
+        raise ConfigError("vadkit data synth --layout: --types is not used with --layout (each layout picks "
+                          "the types its vocabulary has; --long adds TAD's context types)")
     if args.frames:
         lo, hi = args.frames
-        config = dataclasses.replace(synth.SynthConfig(), min_frames=lo, max_frames=hi)
+        config = dataclasses.replace(synth.LONG_CONFIG if args.long else synth.SynthConfig(), min_frames=lo,
+                                     max_frames=hi)
     if args.source is None and args.videos is None:
         raise ConfigError("vadkit data synth --layout: give --videos N (or --source SYNTHVAD_ROOT)")
     out = layouts.generate_layout(Path(args.out), args.layout, videos=args.videos or 0, seed=args.seed,
-                                  config=config, source=args.source, progress=True)
+                                  config=config, source=args.source, progress=True, long=args.long)
     info = layouts.layout_info(out)
     print(f"SynthVAD in the {args.layout} layout written to {out} "
           f"({', '.join(f'{k} {v}' for k, v in info['splits'].items())}; from {info['source']})")
@@ -167,6 +177,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "dataset's on-disk layout (its folder and file names, containers, official annotation and "
                         "split files; see vadkit.data.layouts).",
                         epilog="examples:\n  vadkit data synth --out /tmp/synthvad --videos 20 --seed 0 --frames 96 160\n"
+                        "  vadkit data synth --out /tmp/tad-like --videos 12 --long --types "
+                        "illegal_occupation,pedestrian_on_road,illegal_turn,collision\n"
+                        "  vadkit data synth --layout tad --out /tmp/tad-rehearsal --videos 12 --long\n"
                         "  vadkit data synth --layout ucf_crime --out /tmp/ucf-rehearsal --videos 12\n"
                         "  vadkit data synth --layout ubnormal --out /tmp/ub --source /tmp/synthvad-openset\n\n"
                         "exit codes: 0 written (or already complete); 1 generation failed (the message names the "
@@ -181,6 +194,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (>= 0, default 0)")
     p.add_argument("--frames", type=positive_int, nargs=2, metavar=("MIN", "MAX"),
                    help="clip length range in frames (MIN <= MAX; SynthConfig names the smallest allowed)")
+    p.add_argument("--long", action="store_true", help="long videos (600-900 frames) with the context types' "
+                   "normal hard negatives (cars stopping briefly, people crossing); with --layout tad also "
+                   "TAD's context types")
+    p.add_argument("--types", help="comma-separated anomaly types of every split (default: the eight "
+                   "default types; the context types illegal_occupation, pedestrian_on_road and illegal_turn "
+                   "only when named)")
     p.set_defaults(func=cmd_synth)
     add_check(p, _frames_check)
 

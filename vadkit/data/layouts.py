@@ -39,9 +39,12 @@ layout                      SynthVAD type -> label                 why
 xd_violence                 fighting -> B1 (fighting),             XD is violence only; shooting,
                             collision -> B6 (car accident),        riot and explosion have no
                             theft -> B5 (abuse)                    SynthVAD counterpart
-tad                         collision -> 1 (Accident),             TAD is traffic only
-                            car_on_walkway -> 3 (IllegalOccupation),
-                            wrong_way -> 4 (Retrograde)
+tad                         collision -> 1 (Accident),             TAD is traffic only; the three
+                            illegal_turn -> 2 (IllegalTurn),       context types exist only in
+                            car_on_walkway -> 3 (IllegalOccupation), ``long=True`` requests
+                            illegal_occupation -> 3,
+                            wrong_way -> 4 (Retrograde),
+                            pedestrian_on_road -> 5 (PedestrianOnRoad)
 ==========================  =====================================  ==================================
 
 :func:`synth_request` gives the SynthVAD generation request for each layout (which types, single-event
@@ -157,7 +160,8 @@ DEFAULT_CLASS_MAPS: dict[str, dict[str, str | int]] = {
                   "falling": "Falling", "loitering": "Loitering", "fighting": "Fighting",
                   "collision": "Collision", "theft": "Theft"},
     "xd_violence": {"fighting": "B1", "collision": "B6", "theft": "B5"},
-    "tad": {"collision": 1, "car_on_walkway": 3, "wrong_way": 4},
+    "tad": {"collision": 1, "illegal_turn": 2, "car_on_walkway": 3, "illegal_occupation": 3, "wrong_way": 4,
+            "pedestrian_on_road": 5},
 }
 
 #: UBnormal-style open-set split of SynthVAD's types: disjoint between training, validation and test,
@@ -204,15 +208,19 @@ def split_sizes(n: int, fractions: Mapping[str, float]) -> dict[str, int]:
     return counts
 
 
-def synth_request(layout: str, videos: int, *, config=None) -> dict:
+def synth_request(layout: str, videos: int, *, config=None, long: bool = False) -> dict:
     """``{"splits", "anomaly_types", "config"}`` for :func:`vadkit.data.synth.generate` that suits ``layout``.
 
     Every split gets at least two videos when ``videos`` allows (one otherwise). Weak layouts:
     train/test; XD-Violence and TAD only the types their vocabulary has; TAD single-event videos (its
     test list holds one interval per video). Semi-supervised layouts: an all-normal training split;
     Avenue one scene (the release is one camera). UBnormal: :data:`UBNORMAL_OPEN_SET`.
+
+    ``long=True``: long videos (:data:`vadkit.data.synth.LONG_CONFIG`, 600-900 frames, with the context
+    types' normal hard negatives); for TAD also the context-defined types (illegal occupation, pedestrian
+    on the road, illegal turn), as in the real TAD.
     """
-    from vadkit.data.synth import ANOMALY_TYPES, SynthConfig
+    from vadkit.data.synth import ALL_ANOMALY_TYPES, ANOMALY_TYPES, LONG_CONFIG, SynthConfig
 
     _check_layout(layout)
     fr = LAYOUT_SPLITS[layout]
@@ -227,9 +235,10 @@ def synth_request(layout: str, videos: int, *, config=None) -> dict:
             big = max(sizes, key=sizes.get)
             sizes[big] -= 1
             sizes[k] += 1
-    config = config or SynthConfig()
+    config = config or (LONG_CONFIG if long else SynthConfig())
     if layout in ("xd_violence", "tad"):
-        types = [t for t in ANOMALY_TYPES if t in DEFAULT_CLASS_MAPS[layout]]
+        pool = ALL_ANOMALY_TYPES if long and layout == "tad" else ANOMALY_TYPES
+        types = [t for t in pool if t in DEFAULT_CLASS_MAPS[layout]]
         anomaly_types = {s: types for s in sizes}
     elif layout in SEMI_LAYOUTS:
         anomaly_types = {"train": []}
@@ -790,20 +799,22 @@ def write_layout(synth_root: PathLike, layout: str, out: PathLike, *, class_map:
 
 def generate_layout(out: PathLike, layout: str, *, videos: int, seed: int = 0, config=None,
                     source: PathLike | None = None, class_map: Mapping | None = None, link: str = "auto",
-                    progress: bool = True, workers: int | None = None) -> Path:
-    """Generate a SynthVAD set suited to ``layout`` (:func:`synth_request`) and write it at ``out``.
+                    progress: bool = True, workers: int | None = None, long: bool = False) -> Path:
+    """Generate a SynthVAD set suited to ``layout`` (:func:`synth_request`, ``long`` passed on) and write it
+    at ``out``.
 
     The SynthVAD root is cached under ``vadkit.paths.data_dir() / "synthvad-<layout>-<hash>"`` (or is
     ``source`` when given, already generated). Same arguments -> same tree; a rerun is a no-op.
     """
-    from vadkit.data.synth import generate
+    from vadkit.data.synth import GENERATOR_VERSION, generate
 
     _check_layout(layout)
     if source is None:
         from vadkit.paths import data_dir
 
-        req = synth_request(layout, videos, config=config)
-        key = content_hash({"layout": layout, "seed": int(seed), "splits": req["splits"],
+        req = synth_request(layout, videos, config=config, long=long)
+        key = content_hash({"layout": layout, "generator_version": GENERATOR_VERSION, "seed": int(seed),
+                            "splits": req["splits"],
                             "anomaly_types": req["anomaly_types"], "config": req["config"].to_dict()}, 10)
         source = generate(data_dir() / f"synthvad-{layout}-{key}", req["splits"], seed=seed, config=req["config"],
                           anomaly_types=req["anomaly_types"], progress=progress, workers=workers)

@@ -22,6 +22,14 @@ World
   ``theft`` (a thief comes up behind a person, snatches the bag, runs away). Normal videos have class
   ``normal``. An abnormal video holds 1 event, sometimes 2 of different types (XD-style multi-label),
   separated in time, inside an otherwise normal video.
+* Context-defined traffic types (``CONTEXT_TYPES``, TAD's spirit, generated only when a request names
+  them): ``illegal_occupation`` (a car stops in its lane and stays: anomalous after 3 s of standing),
+  ``pedestrian_on_road`` (a person walks along the lane: anomalous after the 2 s a crossing takes),
+  ``illegal_turn`` (a U-turn across the road). Their normal hard negatives (``SynthConfig.stop_rate``,
+  ``crossing_rate``: cars that stop for 1-2.5 s, people crossing at a right angle) are off by default.
+  ``LONG_CONFIG`` gives long videos (600-900 frames) with the hard negatives on, for a chapter's own
+  split; ``benchmark_dataset()`` is the shared benchmark every method chapter also scores (all eleven
+  types, the context types held out from every training split).
 
 Defaults: 160x120 (W x H) at 15 fps, 160-320 frames per video (:class:`SynthConfig`). The shared
 smoke dataset (:func:`smoke_dataset`) uses train 160 (half abnormal) / val 40 / test 60 videos of
@@ -96,13 +104,15 @@ Python API
 Open-set splits: ``generate(..., anomaly_types={"train": [...], "test": [...]})``.
 """
 
-from vadkit.data.synth.builder import (SMOKE_CONFIG, SMOKE_SPLITS, generate, plan_videos, pretrain_dataset,
-                                      smoke_dataset)
+from vadkit.data.synth.builder import (BENCH_SPLITS, LONG_CONFIG, SMOKE_CONFIG, SMOKE_SPLITS, benchmark_dataset,
+                                      generate, plan_videos, pretrain_dataset, smoke_dataset)
 from vadkit.data.synth.loader import (activity_text, load_activity, load_objects, load_synthvad, read_activity,
                                      read_manifest)
 from vadkit.data.synth.world import (
+    ALL_ANOMALY_TYPES,
     ANOMALY_TYPES,
     CLASS_NAMES,
+    CONTEXT_TYPES,
     GENERATOR_VERSION,
     INTERACTION_TYPES,
     OBJECT_CLASSES,
@@ -112,8 +122,9 @@ from vadkit.data.synth.world import (
 )
 
 __all__ = [
-    "ANOMALY_TYPES", "CLASS_NAMES", "GENERATOR_VERSION", "INTERACTION_TYPES", "OBJECT_CLASSES", "SCENE_NAMES",
-    "SINGLE_OBJECT_TYPES", "SMOKE_CONFIG", "SMOKE_SPLITS", "SynthConfig", "activity_text", "generate",
+    "ALL_ANOMALY_TYPES", "ANOMALY_TYPES", "BENCH_SPLITS", "CLASS_NAMES", "CONTEXT_TYPES", "GENERATOR_VERSION",
+    "INTERACTION_TYPES", "LONG_CONFIG", "OBJECT_CLASSES", "SCENE_NAMES", "SINGLE_OBJECT_TYPES",
+    "SMOKE_CONFIG", "SMOKE_SPLITS", "SynthConfig", "activity_text", "benchmark_dataset", "generate",
     "load_activity", "load_objects", "load_synthvad", "plan_videos", "pretrain_dataset", "read_activity",
     "read_manifest", "render_video", "smoke_dataset",
 ]

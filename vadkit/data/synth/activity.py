@@ -44,11 +44,15 @@ PERSON_VERBS = {
     "get_up": "gets up from the ground", "limp": "limps{dir}", "loiter": "paces back and forth",
     "fight": "fights with arms raised", "approach": "hurries{dir} close behind someone", "snatch": "grabs a bag",
     "flee": "runs away{dir} carrying a bag", "robbed": "stands still after losing a bag",
+    "cross": "crosses the road{dir}", "step_onto_road": "steps onto the road",
+    "walk_on_road": "walks along the road{dir}", "leave_road": "steps off the road",
 }
 VEHICLE_VERBS = {
     "drive": "drives{dir}", "ride": "rides{dir}", "drive_walkway": "drives{dir}", "crash": "crashes",
-    "stopped": "stands still in the lane", "drive_away": "drives away slowly{dir}",
+    "stopped": "stands still", "drive_away": "drives away slowly{dir}",
     "drive_wrong": "drives{dir} against the traffic", "ride_wrong": "rides{dir} against the traffic",
+    "brake": "slows down{dir}", "wait": "stands still", "occupy": "stays parked",
+    "u_turn": "turns around across the road",
 }
 
 
@@ -126,7 +130,13 @@ def activity_tracks(rows) -> dict[int, ActivityTrack]:
     return {aid: ActivityTrack(*v) for aid, v in sorted(by.items())}
 
 
-def _single(kind: str, tr: ActivityTrack, t0: int, t1: int, scene: Scene, lane: str | None) -> dict:
+def lane_at(scene: Scene, y: float) -> str | None:
+    """Name of the lane whose ground line is nearest the bottom edge ``y`` (within 4 px at scale 1)."""
+    best = min(scene.lanes, key=lambda ln: abs(ln.y - y))
+    return best.name if abs(best.y - y) <= 4 * scene.scale else None
+
+
+def _single(kind: str, tr: ActivityTrack, t0: int, t1: int, scene: Scene) -> dict:
     w = tr.window(t0, t1)
     b0, b1 = tr.boxes[tr.row[t0]], tr.boxes[tr.row[t1]]
     (x0, y0), (x1, y1) = ((b0[0] + b0[2]) / 2, b0[3]), ((b1[0] + b1[2]) / 2, b1[3])
@@ -134,6 +144,7 @@ def _single(kind: str, tr: ActivityTrack, t0: int, t1: int, scene: Scene, lane: 
     acts = tr.acts[w]
     labels = [lb for lb in tr.labels[w] if lb != "normal"]
     place = place_name(scene, (x0 + x1) / 2, (y0 + y1) / 2)
+    lane = lane_at(scene, (y0 + y1) / 2)
     where = f"in the {lane}" if lane and place in ("the road", "the bike lane") else _prep(place)
     verbs = _verbs(kind, acts, direction)
     text = f"{NOUN[kind]} {verbs}" if set(acts) == {"sit"} else f"{NOUN[kind]} {verbs} {where}"
@@ -192,9 +203,7 @@ def describe_video(tracks: Mapping[int, ActivityTrack], agents: Mapping[str, Map
                    if t0 in tr.row and t1 in tr.row and agents[str(aid)]["object_class"] in NOUN}
         singles = {}
         for aid, tr in sorted(present.items()):
-            info = agents[str(aid)]
-            lane = info.get("attributes", {}).get("lane")
-            singles[aid] = _single(info["object_class"], tr, t0, t1, scene, lane)
+            singles[aid] = _single(agents[str(aid)]["object_class"], tr, t0, t1, scene)
         boxes = {aid: tr.boxes[tr.row[t0]] for aid, tr in present.items()}
         pairs = []
         for i, j, d, h in interacting_pairs(boxes, h_scale):
@@ -212,13 +221,14 @@ def describe_video(tracks: Mapping[int, ActivityTrack], agents: Mapping[str, Map
     return windows
 
 
-def trajectory_of(object_class: str, tr: ActivityTrack, scene: Scene, lane: str | None) -> str:
+def trajectory_of(object_class: str, tr: ActivityTrack, scene: Scene) -> str:
     """Motion sentence of a whole visible track (the normal agents' trajectory sentence)."""
     noun = {"person": "the person", "car": "the car", "bicycle": "the cyclist"}[object_class]
     b0, b1 = tr.boxes[0], tr.boxes[-1]
     (x0, y0), (x1, y1) = ((b0[0] + b0[2]) / 2, b0[3]), ((b1[0] + b1[2]) / 2, b1[3])
     mid = tr.boxes[len(tr.boxes) // 2]
     place = place_name(scene, (mid[0] + mid[2]) / 2, mid[3])
+    lane = lane_at(scene, mid[3])
     if lane and place in ("the road", "the bike lane"):
         place = f"the {lane}"
     acts = _runs(tr.acts)
@@ -247,8 +257,7 @@ def agent_sentences(tracks: Mapping[int, ActivityTrack], agents: Mapping[str, Ma
         if aid in anomalous_text:
             tgt, trj = anomalous_text[aid]
         else:
-            lane = info.get("attributes", {}).get("lane")
-            tgt, trj = describe_target(kind, info.get("attributes", {})), trajectory_of(kind, tr, scene, lane)
+            tgt, trj = describe_target(kind, info.get("attributes", {})), trajectory_of(kind, tr, scene)
         out[str(aid)] = {"object_class": kind, "role": info.get("role"), "event": info.get("event"),
                          "target": tgt, "trajectory": trj}
     return out

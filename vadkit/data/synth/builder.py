@@ -16,12 +16,13 @@ import numpy as np
 
 from vadkit.data.synth.activity import activity_tracks, build_document
 from vadkit.data.synth.render import estimate_presence, render_video
-from vadkit.data.synth.simulate import BIKE_SPEED, CAR_SPEED, EVENT_BUILDERS, Ctx, populate_normal
+from vadkit.data.synth.simulate import BIKE_SPEED, CAR_SPEED, EVENT_BUILDERS, Ctx, hard_negatives, populate_normal
 from vadkit.data.synth.text import video_text
 from vadkit.data.synth.world import (
+    ALL_ANOMALY_TYPES,
     ANOMALY_TYPES,
     CAMEL_NAMES,
-    CLASS_NAMES,
+    class_names_for,
     GENERATOR_VERSION,
     SynthConfig,
     make_scene,
@@ -48,14 +49,15 @@ def plan_videos(splits: dict[str, int], seed: int, config: SynthConfig,
     unknown = set(anomaly_types) - set(splits)
     if unknown:
         raise ConfigError(f"SynthVAD anomaly_types names split(s) {sorted(unknown)} not in splits {list(splits)}")
-    plan, counters = [], {c: 0 for c in CLASS_NAMES}
+    plan, counters = [], {c: 0 for c in ("normal",) + ALL_ANOMALY_TYPES}
     for split, n in splits.items():
         if int(n) < 0:
             raise ConfigError(f"SynthVAD split {split!r}: negative size {n}")
         types = list(anomaly_types.get(split, ANOMALY_TYPES))
-        bad = [t for t in types if t not in ANOMALY_TYPES]
+        bad = [t for t in types if t not in ALL_ANOMALY_TYPES]
         if bad:
-            raise ConfigError(f"SynthVAD anomaly_types[{split!r}]: unknown type(s) {bad}; choose from {ANOMALY_TYPES}")
+            raise ConfigError(f"SynthVAD anomaly_types[{split!r}]: unknown type(s) {bad}; choose from "
+                              f"{ALL_ANOMALY_TYPES}")
         n = int(n)
         n_ab = int(round(n * config.abnormal_fraction)) if types else 0
         primary = []
@@ -103,7 +105,7 @@ def simulate_video(item: dict, seed: int, config: SynthConfig):
     last_err = None
     for attempt in range(config.max_attempts):
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(item["index"], attempt)))
-        ctx = Ctx(scene, rng, T)
+        ctx = Ctx(scene, rng, T, fps=config.fps)
         events, ev_agents = [], []
         # a second event that does not fit is dropped after half the attempts (the video keeps its
         # primary class; its recorded classes are the events actually placed)
@@ -139,7 +141,9 @@ def simulate_video(item: dict, seed: int, config: SynthConfig):
             continue
         speeds = {l.name: rng.uniform(*(BIKE_SPEED if l.kind == "bike" else CAR_SPEED)) * scene.scale
                   for l in scene.lanes}
-        normal = populate_normal(ctx, speeds, (config.pedestrian_rate, config.car_rate, config.bicycle_rate))
+        hard = (hard_negatives(ctx, speeds, config.stop_rate, config.crossing_rate)
+                if config.stop_rate > 0 or config.crossing_rate > 0 else [])
+        normal = hard + populate_normal(ctx, speeds, (config.pedestrian_rate, config.car_rate, config.bicycle_rate))
         for a in normal:
             a.compile(rng, scene.scale)
         agents = ev_agents + normal
@@ -338,7 +342,9 @@ def generate(out_dir, splits: dict[str, int] | None = None, *, seed: int = 0, co
             "seed": int(seed), "config": config.to_dict(), "splits": request["splits"],
             "anomaly_types": {s: list(anomaly_types.get(s, ANOMALY_TYPES)) if anomaly_types else list(ANOMALY_TYPES)
                               for s in splits},
-            "class_names": list(CLASS_NAMES), "fps": config.fps, "width": config.width, "height": config.height,
+            "class_names": list(class_names_for(
+                t for sp in splits for t in (anomaly_types or {}).get(sp, ANOMALY_TYPES))),
+            "fps": config.fps, "width": config.width, "height": config.height,
             "frame_index_base": 0, "segment_end_inclusive": True, "box_format": "x1,y1,x2,y2 (x2/y2 exclusive)",
             "generation_seconds": round(time.time() - t0, 2),
             "videos": {vid: {k: v for k, v in s.items() if k != "video_id"} for vid, s in summaries.items()},
@@ -403,11 +409,7 @@ def smoke_dataset(seed: int = 0, *, root=None) -> Path:
     config, seed and split sizes) unless ``root`` is given; generated once (file lock + atomic rename,
     so concurrent chapters do not race) and reused by every chapter.
     """
-    from vadkit.paths import data_dir
-
-    request = _request(SMOKE_SPLITS, seed, SMOKE_CONFIG, None)
-    if root is None:
-        root = data_dir() / f"synthvad-smoke-{content_hash(request, 10)}"
+    root = cached_root("smoke", seed) if root is None else root
     return generate(root, SMOKE_SPLITS, seed=seed, config=SMOKE_CONFIG, progress=True)
 
 
@@ -417,6 +419,31 @@ def smoke_dataset(seed: int = 0, *, root=None) -> Path:
 PRETRAIN_SPLITS = {"train": 800}
 PRETRAIN_SEED = 1_000_003
 PRETRAIN_CONFIG = SynthConfig(min_frames=160, max_frames=240, abnormal_fraction=0.75)
+
+
+#: Long videos on request (a chapter's own split): 40-60 s at 15 fps, with the normal hard negatives of the
+#: context types (cars that stop briefly, people crossing the road).
+LONG_CONFIG = SynthConfig(min_frames=600, max_frames=900, stop_rate=0.004, crossing_rate=0.004)
+
+#: The shared benchmark every method chapter also scores (the cross-method leaderboard reads it): one split
+#: ``bench`` of its own seed, with every type, the three context types among them. No chapter trains on a
+#: context type (the smoke splits do not hold them), so they are held-out types in UBnormal's open-set sense;
+#: normal videos hold the context types' hard negatives, which the smoke training videos never show.
+BENCH_SPLITS = {"bench": 66}
+BENCH_SEED = 2_000_003
+BENCH_CONFIG = SynthConfig(min_frames=300, max_frames=420, second_event_prob=0.0, stop_rate=0.004,
+                           crossing_rate=0.004)
+BENCH_TYPES = {"bench": list(ALL_ANOMALY_TYPES)}
+
+
+def benchmark_dataset(*, root=None) -> Path:
+    """The shared benchmark root (:data:`BENCH_SPLITS`, 300-420 frames per video; one event per video so
+    per-type scores are clean): cached under ``vadkit.paths.data_dir() / f"synthvad-bench-{hash}"`` like
+    :func:`smoke_dataset`. Seen types: the eight of the smoke splits; held-out types:
+    :data:`vadkit.data.synth.CONTEXT_TYPES`."""
+    root = cached_root("bench") if root is None else root
+    return generate(root, BENCH_SPLITS, seed=BENCH_SEED, config=BENCH_CONFIG, anomaly_types=BENCH_TYPES,
+                    progress=True)
 
 
 def pretrain_request_hash() -> str:
@@ -432,9 +459,19 @@ def pretrain_dataset(*, root=None) -> Path:
     (~2 min on 2 cores, ~540 MB, three quarters of it videos; ``benchmarks/synth_disk.py``). Its seed differs from every chapter's, so no
     video of it is a smoke train/val/test video.
     """
+    root = cached_root("pretrain") if root is None else root
+    return generate(root, PRETRAIN_SPLITS, seed=PRETRAIN_SEED, config=PRETRAIN_CONFIG, progress=True)
+
+
+def cached_root(name: str, seed: int | None = None) -> Path:
+    """Where the cached root ``name`` ("smoke", "pretrain" or "bench") lives: ``vadkit.paths.data_dir() /
+    f"synthvad-{name}-{hash}"``, the hash of its generation request (generator version, config, seed,
+    splits, types), so another version or setting never reuses it. ``seed`` only for "smoke"."""
     from vadkit.paths import data_dir
 
-    request = _request(PRETRAIN_SPLITS, PRETRAIN_SEED, PRETRAIN_CONFIG, None)
-    if root is None:
-        root = data_dir() / f"synthvad-pretrain-{content_hash(request, 10)}"
-    return generate(root, PRETRAIN_SPLITS, seed=PRETRAIN_SEED, config=PRETRAIN_CONFIG, progress=True)
+    requests = {"smoke": (SMOKE_SPLITS, 0 if seed is None else seed, SMOKE_CONFIG, None),
+                "pretrain": (PRETRAIN_SPLITS, PRETRAIN_SEED, PRETRAIN_CONFIG, None),
+                "bench": (BENCH_SPLITS, BENCH_SEED, BENCH_CONFIG, BENCH_TYPES)}
+    if name not in requests:
+        raise ConfigError(f"SynthVAD: no cached root {name!r}; choose from {sorted(requests)}")
+    return data_dir() / f"synthvad-{name}-{content_hash(_request(*requests[name]), 10)}"

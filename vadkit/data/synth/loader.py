@@ -69,7 +69,7 @@ def load_synthvad(root, split: str | None = None) -> DatasetAnnotations:
     if split is not None and split not in meta["splits"]:
         raise DatasetError(f"{root / MANIFEST}: no split {split!r}; splits are {list(meta['splits'])}")
     fps = float(meta["fps"])
-    ds = DatasetAnnotations("synthvad", {}, tuple(CLASS_NAMES), root,
+    ds = DatasetAnnotations("synthvad", {}, tuple(meta.get("class_names", CLASS_NAMES)), root,
                             {k: meta[k] for k in ("generator_version", "seed", "config", "splits", "anomaly_types")})
     for vid, info in meta["videos"].items():
         if split is not None and info["split"] != split:

@@ -193,6 +193,7 @@ class Ctx:
     scene: Scene
     rng: np.random.Generator
     T: int
+    fps: float = 15.0
     next_id: int = 1
     reserved: list = field(default_factory=list)  # (resource, t_from, t_to)
 
@@ -590,6 +591,198 @@ def _split_tail(c: Chunk, n_tail: int, k: int) -> list[Chunk]:
     return [head, tail]
 
 
+# ----------------------------------------------------------------------------------------------
+# context-defined traffic anomalies (TAD's spirit; generated on request only) and their hard negatives
+# ----------------------------------------------------------------------------------------------
+OCCUPY_AFTER_S = 3.0  # a car standing longer than this in a lane occupies it
+ON_ROAD_AFTER_S = 2.0  # a person on the carriageway longer than a crossing takes
+TURN_AFTER_S = 1.5  # a U-turn stays anomalous while the car settles into the opposite lane
+CAR_LENGTH = 26.0  # px at scale 1 (the car sprite's side view)
+
+
+def _kerbs(sc: Scene) -> tuple[float, float]:
+    """Feet y of a person on the kerb just above and just below the carriageway."""
+    return sc.road[0] - 3 * sc.scale, sc.road[1] + 2 * sc.scale
+
+
+def _heading_x(d: int) -> str:
+    return "E" if d > 0 else "W"
+
+
+def _brake(a: Agent, v: float, d: int, anom: int = -1) -> float:
+    """Append ~1 s of braking to a stop; returns the distance it covers."""
+    dist = 0.0
+    for f, n in ((0.6, 5), (0.35, 5), (0.12, 5)):
+        a.add(n, d * f * v, 0, pose="drive", act="brake", anom=anom, heading=_heading_x(d), facing=d)
+        dist += f * v * n
+    return dist
+
+
+def ev_illegal_occupation(ctx: Ctx, ts: int, k: int):
+    """A car stops in its traffic lane and stays there (TAD's IllegalOccupation).
+
+    Why it needs context: in any one frame, and for its first seconds, a car standing in a lane is what a
+    car waiting in traffic looks like (the normal hard negatives, ``SynthConfig.stop_rate``, stop for
+    1-2.5 s and drive on). Only staying past :data:`OCCUPY_AFTER_S` seconds makes it an occupation, so the
+    anomaly starts there: a detector must have watched the car for more than 3 s to call it.
+    """
+    rng, s, sc = ctx.rng, ctx.s, ctx.scene
+    W = sc.width
+    lane = road_lanes(sc)[rng.integers(2)]
+    d = lane.direction
+    v = rng.uniform(*CAR_SPEED) * s
+    Lc = CAR_LENGTH * s
+    x_stop = rng.uniform(0.3, 0.7) * W
+    x_enter = -Lc if d > 0 else W + Lc
+    brake_dist = (0.6 + 0.35 + 0.12) * 5 * v
+    n_in = abs(x_stop - d * brake_dist - x_enter) / v
+    grace = int(round(OCCUPY_AFTER_S * ctx.fps))
+    a = ctx.new("car", ts - n_in - 15 - grace, x_enter, lane.y)
+    a.add(n_in, d * v, 0, pose="drive", act="drive", heading=_heading_x(d), facing=d)
+    _brake(a, v, d)
+    a.add(grace, 0, 0, pose="drive", act="wait", heading=_heading_x(d), facing=d)
+    dwell = ctx.dur(90, 200)
+    a.add(dwell, 0, 0, pose="drive", act="occupy", anom=k, heading=_heading_x(d), facing=d)
+    xe = a.end_xy()[0]
+    x_exit = W + Lc if d > 0 else -Lc
+    a.add(abs(x_exit - xe) / v, d * v, 0, pose="drive", act="drive", heading=_heading_x(d), facing=d)
+    a.attrs["lane"] = lane.name
+    a.role = "parked car"
+    ctx.reserve(("lane", lane.name), a.t0 - 2 * W / (CAR_SPEED[0] * s), a.t0 + a.n + 10)
+    return [a], {"lane": lane, "dwell_frames": dwell}
+
+
+def ev_pedestrian_on_road(ctx: Ctx, ts: int, k: int):
+    """A person steps onto the carriageway and walks along the traffic lane (TAD's PedestrianOnRoad).
+
+    Why it needs context: a person on the asphalt in one frame, and for the second or two a crossing takes,
+    is what a pedestrian crossing the road looks like (the normal hard negatives,
+    ``SynthConfig.crossing_rate``, cross at a right angle in about 1.5 s). Walking *along* the lane for
+    longer than that is the anomaly: it starts :data:`ON_ROAD_AFTER_S` seconds after the person steps onto
+    the road, so a one-frame detector cannot tell it from a crossing.
+    """
+    rng, s, sc = ctx.rng, ctx.s, ctx.scene
+    W = sc.width
+    lane = road_lanes(sc)[rng.integers(2)]
+    y_top, y_bot = _kerbs(sc)
+    y_kerb = y_top if lane.y < 0.5 * (sc.road[0] + sc.road[1]) else y_bot
+    y_on = lane.y - 1 * s
+    f = int(rng.choice([-1, 1]))
+    walk = rng.uniform(0.4, 0.55) * s  # a slow, aimless walk along the lane
+    x0 = rng.uniform(0.1, 0.3) * W if f > 0 else rng.uniform(0.7, 0.9) * W
+    x_enter = -12 * s if f > 0 else W + 12 * s
+    n1 = abs(x0 - x_enter) / walk
+    grace = int(round(ON_ROAD_AFTER_S * ctx.fps))
+    n2 = max(abs(y_on - y_kerb) / walk, 1.0)
+    P = ctx.new("person", ts - n1 - n2 - grace, x_enter, y_kerb)
+    P.add(n1, f * walk, 0, pose="walk", act="walk", facing=f)
+    P.add(n2, 0, (y_on - y_kerb) / round(n2), pose="walk", act="step_onto_road", facing=f)
+    P.add(grace, f * walk, 0, pose="walk", act="walk_on_road", facing=f)
+    along = ctx.dur(45, 90)
+    P.add(along, f * walk, 0, pose="walk", act="walk_on_road", anom=k, facing=f)
+    P.add(n2, 0, (y_kerb - y_on) / round(n2), pose="walk", act="leave_road", anom=k, facing=f)
+    xe = P.end_xy()[0]
+    x_exit = W + 12 * s if f > 0 else -12 * s
+    P.add(abs(x_exit - xe) / walk, f * walk, 0, pose="walk", act="walk", facing=f)
+    P.attrs["lane"] = lane.name
+    P.role = "pedestrian on the road"
+    t_on = P.t0 + n1
+    ctx.reserve(("lane", lane.name), t_on - 2 * W / (CAR_SPEED[0] * s), t_on + n2 * 2 + grace + along + 10)
+    return [P], {"lane": lane, "on_road_frames": grace + along}
+
+
+def ev_illegal_turn(ctx: Ctx, ts: int, k: int):
+    """A car makes a U-turn across the road (TAD's IllegalTurn).
+
+    Why it needs context: before and after the turn the car drives normally, in the direction of the lane
+    it is in; it is the trajectory over several seconds, one lane one way and then the other lane the
+    other way, that makes a U-turn. The turn itself (about a second, the car across the lanes nose up or
+    down) is its only single-frame cue; the anomaly lasts until the car has driven :data:`TURN_AFTER_S`
+    seconds in the opposite lane, frames in which one frame shows a normal car.
+    """
+    rng, s, sc = ctx.rng, ctx.s, ctx.scene
+    W = sc.width
+    lanes = road_lanes(sc)
+    i = int(rng.integers(2))
+    A, B = lanes[i], lanes[1 - i]
+    d = A.direction
+    v = rng.uniform(*CAR_SPEED) * s
+    Lc = CAR_LENGTH * s
+    x_turn = rng.uniform(0.35, 0.65) * W
+    x_enter = -Lc if d > 0 else W + Lc
+    n_in = abs(x_turn - x_enter) / v
+    car = ctx.new("car", ts - n_in - 6, x_enter, A.y)
+    car.add(n_in, d * v, 0, pose="drive", act="drive", heading=_heading_x(d), facing=d)
+    car.add(6, d * 0.4 * v, 0, pose="drive", act="brake", anom=k, heading=_heading_x(d), facing=d)
+    n_t = 12
+    car.add(n_t, d * 0.15 * v, (B.y - A.y) / n_t, pose="drive", act="u_turn", anom=k,
+            heading="N" if B.y < A.y else "S", facing=d)
+    after = int(round(TURN_AFTER_S * ctx.fps))
+    car.add(after, -d * 0.7 * v, 0, pose="drive", act="drive", anom=k, heading=_heading_x(-d), facing=-d)
+    xe = car.end_xy()[0]
+    x_exit = -Lc if d > 0 else W + Lc
+    car.add(abs(x_exit - xe) / v, -d * v, 0, pose="drive", act="drive", heading=_heading_x(-d), facing=-d)
+    car.attrs["lane"] = A.name
+    car.attrs["to_lane"] = B.name
+    car.role = "turning car"
+    t_turn = car.t0 + n_in
+    for lane in (A, B):
+        ctx.reserve(("lane", lane.name), t_turn - 2 * W / (CAR_SPEED[0] * s), t_turn + 2 * W / v + 40)
+    return [car], {"lanes": (A, B), "x": x_turn}
+
+
+def hard_negatives(ctx: Ctx, lane_speeds: dict, stop_rate: float, crossing_rate: float) -> list[Agent]:
+    """Normal road users that look like the context types in one frame: cars that stop in their lane for
+    1-2.5 s and drive on (``stop_rate`` per frame per road lane), people who cross the road at a right
+    angle (``crossing_rate`` per frame). Each reserves what it uses, so normal traffic avoids it."""
+    rng, s, sc, T = ctx.rng, ctx.s, ctx.scene, ctx.T
+    W = sc.width
+    Lc = CAR_LENGTH * s
+    out: list[Agent] = []
+    for lane in road_lanes(sc):
+        d, v = lane.direction, lane_speeds[lane.name]
+        for _ in range(rng.poisson(stop_rate * T)):
+            t0 = int(rng.uniform(-W / v, T))
+            x_stop = rng.uniform(0.25, 0.75) * W
+            wait = int(rng.integers(int(ctx.fps), int(2.5 * ctx.fps) + 1))
+            x_enter = -Lc if d > 0 else W + Lc
+            n_in = abs(x_stop - d * (0.6 + 0.35 + 0.12) * 5 * v - x_enter) / v
+            total = n_in + 15 + wait + 10 + (W + 2 * Lc) / v
+            if not ctx.is_free({("lane", lane.name)}, t0 - W / v, t0 + total):
+                continue
+            a = ctx.new("car", t0, x_enter, lane.y)
+            a.add(n_in, d * v, 0, pose="drive", act="drive", heading=_heading_x(d), facing=d)
+            _brake(a, v, d)
+            a.add(wait, 0, 0, pose="drive", act="wait", heading=_heading_x(d), facing=d)
+            a.add(5, d * 0.35 * v, 0, pose="drive", act="drive", heading=_heading_x(d), facing=d)
+            xe = a.end_xy()[0]
+            a.add(abs((W + Lc if d > 0 else -Lc) - xe) / v, d * v, 0, pose="drive", act="drive",
+                  heading=_heading_x(d), facing=d)
+            a.attrs["lane"] = lane.name
+            ctx.reserve(("lane", lane.name), t0 - W / v, t0 + a.n + 10)
+            out.append(a)
+    y_top, y_bot = _kerbs(sc)
+    lanes = {("lane", l.name) for l in road_lanes(sc)}
+    for _ in range(rng.poisson(crossing_rate * T)):
+        walk = rng.uniform(*NORMAL_WALK) * s
+        down = bool(rng.uniform() < 0.5)
+        x = rng.uniform(0.2, 0.8) * W
+        y0, y1 = (y_top, y_bot) if down else (y_bot, y_top)
+        n_c = abs(y1 - y0) / (walk * 1.2)
+        t0 = int(rng.uniform(-40, T))
+        if not ctx.is_free(lanes, t0 - W / (CAR_SPEED[0] * s), t0 + n_c + 10):
+            continue
+        f = int(rng.choice([-1, 1]))
+        a = ctx.new("person", t0, x, y0)
+        a.add(n_c, 0, (y1 - y0) / round(n_c), pose="walk", act="cross", facing=f)
+        x_exit = W + 12 * s if f > 0 else -12 * s
+        a.add(abs(x_exit - x) / walk, f * walk, 0, pose="walk", act="walk", facing=f)
+        for r in lanes:
+            ctx.reserve(r, t0 - W / (CAR_SPEED[0] * s), t0 + n_c + 10)
+        out.append(a)
+    return out
+
+
 EVENT_BUILDERS = {
     "running": ev_running,
     "wrong_way": ev_wrong_way,
@@ -599,4 +792,7 @@ EVENT_BUILDERS = {
     "fighting": ev_fighting,
     "collision": ev_collision,
     "theft": ev_theft,
+    "illegal_occupation": ev_illegal_occupation,
+    "pedestrian_on_road": ev_pedestrian_on_road,
+    "illegal_turn": ev_illegal_turn,
 }

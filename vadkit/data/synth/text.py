@@ -38,6 +38,9 @@ QUESTIONS = {
     "fighting": ["Are people fighting?", "Is there a fight?"],
     "collision": ["Is there a collision?", "Is there a traffic accident?"],
     "theft": ["Does someone steal something?", "Is a bag snatched from someone?"],
+    "illegal_occupation": ["Is a car blocking a traffic lane?", "Is a vehicle parked on the road?"],
+    "pedestrian_on_road": ["Is a person walking on the road?", "Is there a pedestrian in the traffic lane?"],
+    "illegal_turn": ["Does a car make a U-turn?", "Does a vehicle turn around on the road?"],
 }
 PRESENCE_Q = {"person": "Is there a person in the video?", "car": "Is there a car in the video?",
               "bicycle": "Is there a bicycle in the video?"}
@@ -50,6 +53,9 @@ REASONS = {
     "fighting": "people normally pass each other without any physical contact",
     "collision": "road users normally keep their distance and do not stop in the lane",
     "theft": "one person takes another person's bag by force and flees",
+    "illegal_occupation": "cars stop in a lane only briefly, while this one stays and blocks the traffic",
+    "pedestrian_on_road": "people cross the road quickly at a right angle instead of walking along the lane",
+    "illegal_turn": "cars keep to their lane and direction, and turning around across the road is not allowed",
 }
 
 
@@ -170,6 +176,15 @@ def trajectory_sentence(scene: Scene, ev: dict, a: Agent, vis: dict, fps: float,
             return (f"{noun} comes up behind another person on {place}, grabs their {ev['item']} bag and runs "
                     f"away to the {d}")
         return f"{noun} walks along {place} towards the {d} and stops after the bag is snatched"
+    lane = a.attrs.get("lane", "lane")
+    if typ == "illegal_occupation":
+        return (f"{noun} stops in the {lane} near the {side(scene, a.x[mid])} and stays there for about "
+                f"{dur:.0f} seconds, blocking the lane")
+    if typ == "pedestrian_on_road":
+        return f"{noun} steps onto the road and walks along the {lane} from the {fr} to the {to}"
+    if typ == "illegal_turn":
+        return (f"{noun} drives in the {lane}, turns around across the road near the {side(scene, a.x[mid])} "
+                f"and drives back the other way")
     raise KeyError(typ)
 
 
@@ -219,6 +234,12 @@ def event_phrase(scene: Scene, ev: dict, agents: list[Agent], t_mid: int) -> str
         if ac == "flee":
             return f"a person runs away along {place} with a stolen bag"
         return f"a person who was robbed stands on {place}"
+    if typ == "illegal_occupation":
+        return "a car stays parked in a traffic lane"
+    if typ == "pedestrian_on_road":
+        return "a person walks along the road among the traffic"
+    if typ == "illegal_turn":
+        return "a car makes a U-turn across the road"
     raise KeyError(typ)
 
 
@@ -236,6 +257,12 @@ def _background_phrase(counts: Counter, rng) -> str:
     if counts["ride"]:
         n = counts["ride"]
         parts.append(f"{NUM.get(n, 'several')} {'cyclist rides' if n == 1 else 'cyclists ride'} in the bike lane")
+    if counts["stop"]:  # only in roots with context types or their hard negatives
+        n = counts["stop"]
+        parts.append(f"{NUM.get(n, 'several')} {'car waits' if n == 1 else 'cars wait'} in its lane")
+    if counts["cross"]:
+        n = counts["cross"]
+        parts.append(f"{NUM.get(n, 'several')} {'person crosses' if n == 1 else 'people cross'} the road")
     return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + (parts[-1] if parts else "")
 
 
@@ -263,7 +290,8 @@ def captions(scene: Scene, agents: list[Agent], events: list[dict], T: int, fps:
             i = mid - a.t0 if a.at(mid) is not None else seen[0] - a.t0
             act = a.act[i]
             key = {"walk": "walk", "sit": "sit", "drive": "drive", "ride": "ride", "jaywalk": "walk",
-                   "approached": "walk", "robbed": "walk", "limp": "walk"}.get(act)
+                   "approached": "walk", "robbed": "walk", "limp": "walk", "brake": "stop", "wait": "stop",
+                   "cross": "cross", "step_onto_road": "cross", "walk_on_road": "cross"}.get(act)
             if key:
                 counts[key] += 1
         ev_parts = tuple(event_phrase(scene, ev, ev["agents"], mid) for ev in active)

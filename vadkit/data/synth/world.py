@@ -27,6 +27,11 @@ SINGLE_OBJECT_TYPES: tuple[str, ...] = ("running", "wrong_way", "car_on_walkway"
 INTERACTION_TYPES: tuple[str, ...] = ("fighting", "collision", "theft")
 ANOMALY_TYPES: tuple[str, ...] = SINGLE_OBJECT_TYPES + INTERACTION_TYPES
 CLASS_NAMES: tuple[str, ...] = ("normal",) + ANOMALY_TYPES
+#: Context-defined traffic types in the spirit of TAD (VAD-LLaMA's second dataset): each needs seconds of
+#: context to tell from a normal road user (see each builder's docstring in ``simulate``). Generated only
+#: on request (``anomaly_types``), so the default splits, and every root made without them, are unchanged.
+CONTEXT_TYPES: tuple[str, ...] = ("illegal_occupation", "pedestrian_on_road", "illegal_turn")
+ALL_ANOMALY_TYPES: tuple[str, ...] = ANOMALY_TYPES + CONTEXT_TYPES
 OBJECT_CLASSES: tuple[str, ...] = ("person", "car", "bicycle", "debris")
 
 #: UCF-style CamelCase names used in video ids ("Fighting_0003", "Normal_0012").
@@ -40,7 +45,18 @@ CAMEL_NAMES: dict[str, str] = {
     "fighting": "Fighting",
     "collision": "Collision",
     "theft": "Theft",
+    "illegal_occupation": "IllegalOccupation",
+    "pedestrian_on_road": "PedestrianOnRoad",
+    "illegal_turn": "IllegalTurn",
 }
+
+
+def class_names_for(types) -> tuple[str, ...]:
+    """``("normal", ...)`` of a root whose splits hold ``types``: the default vocabulary, plus the requested
+    context types in :data:`ALL_ANOMALY_TYPES` order (so a root without them keeps :data:`CLASS_NAMES`)."""
+    present = set(types)
+    extra = [t for t in CONTEXT_TYPES if t in present]
+    return CLASS_NAMES + tuple(extra)
 
 SCENE_NAMES: tuple[str, ...] = ("street", "plaza", "park", "campus")
 
@@ -68,6 +84,10 @@ class SynthConfig:
     noise_sigma: tuple[float, float] = (2.0, 4.0)  # per-video sensor noise std (grey levels)
     illumination_amplitude: tuple[float, float] = (0.02, 0.07)  # slow global gain drift
     max_attempts: int = 25  # re-draws of a video whose events do not fit its length
+    # normal hard negatives of the context types (0 = none, the default world): cars that stop in their
+    # lane for 1-2.5 s and drive on; people who cross the road at a right angle
+    stop_rate: float = 0.0  # arrivals per frame per road lane
+    crossing_rate: float = 0.0  # arrivals per frame
 
     def __post_init__(self) -> None:
         from vadkit.errors import ConfigError
@@ -92,6 +112,9 @@ class SynthConfig:
         d["scenes"] = list(self.scenes)
         d["noise_sigma"] = list(self.noise_sigma)
         d["illumination_amplitude"] = list(self.illumination_amplitude)
+        for k in ("stop_rate", "crossing_rate"):  # added in 1.2: left out at 0 so older requests keep their hash
+            if not d[k]:
+                del d[k]
         return d
 
     @classmethod
