@@ -156,6 +156,37 @@ def check_competence(zoo_df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def probe_check(cfg: FeaturesModelsConfig):
+    """The linear-probe test of how visible the anomalies are (:mod:`vadkit.experiment.probe`): the frozen
+    ``cfg.clip`` features of the smoke train/val/test splits (the same feature stores chapters 11 and 12
+    read), the tiny CLIP's untrained twin and a colour histogram of the same frames. ``None`` where the
+    dataset's training split has no frame labels (weakly supervised real datasets)."""
+    from vadkit.experiment.data import DataSettings, load_features, load_splits
+    from vadkit.experiment.probe import colour_histograms, encode_frames, probe_table, snippet_frames
+
+    if cfg.dataset != "synthvad":
+        return None
+    splits = load_splits(DataSettings(dataset=cfg.dataset, data_root=cfg.data_root))
+    feats = load_features(splits, cfg.clip, snippet_len=cfg.snippet_len, batch_size=cfg.batch_size)
+    twin = None
+    if cfg.clip == "zoo:tiny-clip":
+        from vadkit.models.zoo import untrained_clip
+
+        twin = untrained_clip()
+    controls: dict[str, dict] = {"hist": {}, "twin": {}}
+    for s in ("train", "val", "test"):  # one decode per video feeds both controls
+        for v, a in splits.split(s).items():
+            frames = snippet_frames(a, cfg.snippet_len)
+            controls["hist"][v] = colour_histograms(frames)
+            if twin is not None:
+                controls["twin"][v] = encode_frames(twin, frames, cfg.batch_size)
+    towers = {f"{cfg.clip} (trained, frozen)": lambda s: {v: feats.load(s, v) for v in splits.split(s)}}
+    if twin is not None:
+        towers["tiny-clip untrained twin (control)"] = lambda s: {v: controls["twin"][v] for v in splits.split(s)}
+    towers["colour histogram 4x4x4 + mean (control)"] = lambda s: {v: controls["hist"][v] for v in splits.split(s)}
+    return probe_table(splits, towers, snippet_len=cfg.snippet_len)
+
+
 def snippet_prompt_similarity(store, clip, ann, labels) -> tuple[np.ndarray, np.ndarray]:
     """Cosine of each snippet feature with each class prompt: ``([T, C] similarities, [T] snippet GT)``."""
     from vadkit.models.zoo import class_prompt

@@ -391,6 +391,12 @@ def _new_clip(c: ClipTrainConfig):
     return ClipModel(model, tok, name="zoo:tiny-clip", arch="tiny-clip", pretrained="synthvad", model_cfg=cfg)
 
 
+def untrained_clip(c: ClipTrainConfig | None = None):
+    """The tiny CLIP's untrained twin: the same architecture and seeded initialisation, no training (the
+    control of every held-out figure and of the linear probe in chapter 02)."""
+    return _new_clip(c or ClipTrainConfig())
+
+
 def _soft_targets(keys: list[str]) -> torch.Tensor:
     """Row-normalised ``[B, B]`` targets: items with the same text are all positives (captions repeat)."""
     ids = {k: i for i, k in enumerate(dict.fromkeys(keys))}
