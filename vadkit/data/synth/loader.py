@@ -61,8 +61,12 @@ def load_synthvad(root, split: str | None = None) -> DatasetAnnotations:
     boxes only in its anomalous frames, exactly the RBDC/TBDC ground truth in ``rbdc/``) and (b) one
     track per agent that is never anomalous (``anomalous=False``, ``label="normal"``, every visible
     frame). Anomalous agents' normal frames (e.g. the walk before a run) are in :func:`load_objects`.
-    ``extra`` holds ``caption_spans`` (the spans as written) and ``agents`` (object class, role,
-    clothing/paint colours of every agent id).
+    ``extra`` holds ``caption_spans`` (the spans as written), ``agents`` (object class, role,
+    clothing/paint colours of every agent id) and, from generator 1.2 on, ``instance_mask_path``
+    (``instance_mask/<id>.npz``, modal agent ids ``[T, H, W]``) and ``activity_path``
+    (``activity/<id>.json``, read with :func:`load_activity`). ``pixel_mask_path`` is ``.npz`` from 1.2
+    on (``.npy`` before): read it with :meth:`VideoAnnotation.pixel_mask`. The class vocabulary is the
+    manifest's (the default nine classes, plus any context types the root was generated with).
     """
     root = Path(root)
     meta = read_manifest(root)
