@@ -181,11 +181,14 @@ def _relation(ka: str, kb: str, sa: dict, sb: dict) -> str:
             "they stay close to each other"
     if still_a or still_b:
         return "one passes the other, who stays in place"
-    if float(ma @ mb) > 0.7 * np.hypot(*ma) * np.hypot(*mb):  # within ~45 degrees
+    cos = float(ma @ mb) / (np.hypot(*ma) * np.hypot(*mb))
+    if cos > 0.7:  # within ~45 degrees
         if ka == kb == "person":
             return "they walk together in the same direction"
         return "one follows the other in the same direction"
-    return "they pass each other going opposite ways"
+    if cos < -0.7:
+        return "they pass each other going opposite ways"
+    return "their paths cross"
 
 
 def describe_video(tracks: Mapping[int, ActivityTrack], agents: Mapping[str, Mapping], scene: Scene, fps: float,
