@@ -77,3 +77,23 @@ def test_colour_histograms():
     assert np.allclose(h[:, :64].sum(1), 1)
     assert h[0, (3 * 4 + 0) * 4 + 0] == 1 and h[1, 0] == 1
     assert np.allclose(h[0, 64:], [1, 0, 0])
+
+
+def test_per_type_auc_and_snippet_types(splits):
+    from vadkit.data.annotations import Segment
+    from vadkit.experiment.probe import fit_probe, per_type_auc, snippet_types
+
+    a = VideoAnnotation("v", num_frames=48, segments=[Segment(16, 31, "fall", end_inclusive=True)])
+    assert snippet_types(a, 3) == ["normal", "fall", "normal"]
+    rng = np.random.default_rng(3)
+    feats = {s: _features(splits.split(s), rng, 3.0) for s in ("train", "val", "test")}
+    model, info = fit_probe(splits, feats)
+    assert info["C"] in (0.01, 0.1, 1.0) and info["val_snippet_auc"] > 0.9
+    # the toy's anomalous videos carry frame labels only: every anomalous snippet is typed by its segment
+    test = DatasetAnnotations("test", {}, ("normal", "event"))
+    for ann in splits.test.values():
+        fl = ann.frame_labels
+        s = int(np.argmax(fl))
+        segs = [Segment(s, s + int(fl.sum()) - 1, "event", end_inclusive=True)] if fl.any() else []
+        test.add(ann.replace(segments=segs))
+    assert per_type_auc(model, test, feats["test"])["event"] > 0.9

@@ -159,8 +159,9 @@ def check_competence(zoo_df: pd.DataFrame) -> pd.DataFrame:
 def probe_check(cfg: FeaturesModelsConfig):
     """The linear-probe test of how visible the anomalies are (:mod:`vadkit.experiment.probe`): the frozen
     ``cfg.clip`` features of the smoke train/val/test splits (the same feature stores chapters 11 and 12
-    read), the tiny CLIP's untrained twin and a colour histogram of the same frames. ``None`` where the
-    dataset's training split has no frame labels (weakly supervised real datasets)."""
+    read), the tiny CLIP's untrained twin and a colour histogram of the same frames: ``(table, per_type)`` of
+    :func:`vadkit.experiment.probe.probe_table`. ``None`` where the dataset's training split has no frame
+    labels (weakly supervised real datasets)."""
     from vadkit.experiment.data import DataSettings, load_features, load_splits
     from vadkit.experiment.probe import colour_histograms, encode_frames, probe_table, snippet_frames
 

@@ -63,6 +63,20 @@ def encode_frames(clip, frames: np.ndarray, batch_size: int = 64) -> np.ndarray:
         return clip.encode_images(frames, batch_size=batch_size).float().cpu().numpy()
 
 
+def snippet_types(ann, n_snippets: int, snippet_len: int = 16) -> list[str]:
+    """``[T]`` anomaly type of the frame each snippet's feature encodes (``"normal"`` outside every segment)."""
+    from vadkit.features.extract import snippet_frame_indices
+
+    idx = snippet_frame_indices(int(ann.num_frames), snippet_len)[:n_snippets, 0]
+    out = ["normal"] * len(idx)
+    for seg in ann.segments:
+        end = seg.end if seg.end_inclusive is not False else seg.end - 1
+        for i, f in enumerate(idx):
+            if seg.start <= f <= end:
+                out[i] = seg.label or "anomaly"
+    return out
+
+
 def _stack(split, features: Mapping[str, np.ndarray], snippet_len: int):
     xs, ys = [], []
     for vid, ann in split.items():
@@ -72,20 +86,15 @@ def _stack(split, features: Mapping[str, np.ndarray], snippet_len: int):
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def linear_probe(splits, features: Mapping[str, Mapping[str, np.ndarray]], *, snippet_len: int = 16,
-                 c_grid=C_GRID) -> dict:
-    """Fit, select and score a linear probe (see the module docstring).
-
-    ``splits``: the chapter's :class:`~vadkit.experiment.data.Splits`; ``features[split][video_id]``:
-    ``[T, D]`` snippet features. Returns ``{"C", "val_snippet_auc", "test_auc_o", "test_auc_a",
-    "n_train_snippets", "train_anomalous_share"}``.
-    """
+def fit_probe(splits, features: Mapping[str, Mapping[str, np.ndarray]], *, snippet_len: int = 16,
+              c_grid=C_GRID):
+    """``(model, info)``: a logistic regression on standardised train snippet features, ``C`` chosen by
+    snippet AUC on validation and refitted on train. ``model.decision_function([T, D]) -> [T]``; ``info``:
+    ``{"C", "val_snippet_auc", "n_train_snippets", "train_anomalous_share"}``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-
-    from vadkit.metrics import evaluate_frame_level
 
     xtr, ytr = _stack(splits.train, features["train"], snippet_len)
     xva, yva = _stack(splits.val, features["val"], snippet_len)
@@ -95,26 +104,59 @@ def linear_probe(splits, features: Mapping[str, Mapping[str, np.ndarray]], *, sn
 
     val = {c: roc_auc_score(yva, fit(c).decision_function(xva)) for c in c_grid}
     best = max(val, key=lambda c: (val[c], -c))  # ties: the stronger regularisation
-    model = fit(best)
+    return fit(best), {"C": best, "val_snippet_auc": float(val[best]), "n_train_snippets": int(len(ytr)),
+                       "train_anomalous_share": float(ytr.mean())}
+
+
+def per_type_auc(model, split, features: Mapping[str, np.ndarray], snippet_len: int = 16) -> dict[str, float]:
+    """``{type: AUC}`` of the probe's snippet scores: the snippets of one anomaly type against all normal
+    snippets of ``split`` (which types one frame shows)."""
+    from sklearn.metrics import roc_auc_score
+
+    scores, types = [], []
+    for vid, ann in split.items():
+        x = np.asarray(features[vid], np.float32)
+        scores.append(model.decision_function(x))
+        types += snippet_types(ann, len(x), snippet_len)
+    scores, types = np.concatenate(scores), np.asarray(types)
+    normal = types == "normal"
+    return {t: float(roc_auc_score(np.r_[np.ones((types == t).sum()), np.zeros(normal.sum())],
+                                   np.r_[scores[types == t], scores[normal]]))
+            for t in sorted(set(types) - {"normal"}) if normal.any()}
+
+
+def linear_probe(splits, features: Mapping[str, Mapping[str, np.ndarray]], *, snippet_len: int = 16,
+                 c_grid=C_GRID) -> dict:
+    """Fit, select and score a linear probe (see the module docstring).
+
+    ``splits``: the chapter's :class:`~vadkit.experiment.data.Splits`; ``features[split][video_id]``:
+    ``[T, D]`` snippet features. Returns ``{"C", "val_snippet_auc", "test_auc_o", "test_auc_a",
+    "n_train_snippets", "train_anomalous_share", "per_type"}`` (``per_type``: :func:`per_type_auc` on test).
+    """
+    from vadkit.metrics import evaluate_frame_level
+
+    model, info = fit_probe(splits, features, snippet_len=snippet_len, c_grid=c_grid)
     scores = {vid: model.decision_function(np.asarray(features["test"][vid], np.float32))
               for vid in splits.test}
     res = evaluate_frame_level(scores, splits.test, gt_convention="exact", expand="repeat",
                                snippet_len=snippet_len, align="pad_edge", per_class=False, missing="error")
-    return {"C": best, "val_snippet_auc": float(val[best]), "test_auc_o": float(res["auc_o"]),
-            "test_auc_a": float(res["auc_a"]), "n_train_snippets": int(len(ytr)),
-            "train_anomalous_share": float(ytr.mean())}
+    return {**info, "test_auc_o": float(res["auc_o"]), "test_auc_a": float(res["auc_a"]),
+            "per_type": per_type_auc(model, splits.test, features["test"], snippet_len)}
 
 
 def probe_table(splits, towers: Mapping[str, Callable[[str], Mapping[str, np.ndarray]]], *,
                 snippet_len: int = 16):
-    """One row per feature source: ``towers[name](split_name) -> {video_id: [T, D]}``. Columns:
-    ``features``, ``C``, ``val_snippet_auc``, ``test_auc_o``, ``test_auc_a``, ``goal``."""
+    """``(table, per_type)``: one row per feature source (``towers[name](split_name) -> {video_id: [T, D]}``;
+    columns ``features``, ``C``, ``val_snippet_auc``, ``test_auc_o``, ``test_auc_a``, ``goal``), and the
+    per-type AUCs of every source (:func:`per_type_auc`; one column per source)."""
     import pandas as pd
 
-    rows = []
+    rows, per_type = [], {}
     for name, make in towers.items():
         feats = {s: make(s) for s in ("train", "val", "test")}
-        rows.append({"features": name, **linear_probe(splits, feats, snippet_len=snippet_len)})
+        res = linear_probe(splits, feats, snippet_len=snippet_len)
+        per_type[name] = res.pop("per_type")
+        rows.append({"features": name, **res})
     df = pd.DataFrame(rows)
     df["goal"] = PROBE_GOAL
-    return df
+    return df, pd.DataFrame(per_type).rename_axis("anomaly type (test snippets vs normal ones)")

@@ -399,31 +399,28 @@ def cost_table(models: dict[str, tuple], snippet_len: int = 16, paper: str = "ex
 def feature_probe(data: ChapterData, cfg) -> "pd.DataFrame | None":
     """How much anomaly information the frozen features carry: a fully supervised linear probe.
 
-    A logistic regression is fitted on *train* snippet features with snippet labels taken from the frame-level
-    ground truth (a snippet is anomalous when most of its 16 frames are), then scored on every split under the
-    chapter's ground-truth convention. It sees labels the weakly supervised methods never see, so its AUC is a
-    rough ceiling for what a per-snippet readout of these features can reach, not a competitor. Returns ``None``
-    when the training split has no temporal ground truth (real UCF-Crime / XD-Violence training videos).
+    The probe of :mod:`vadkit.experiment.probe` (chapter 02's): a logistic regression on standardised *train*
+    snippet features, labelled with the exact ground truth of the frame each feature encodes, its ``C`` chosen
+    on *validation*; then every split is scored under the chapter's ground-truth convention. It sees labels the
+    weakly supervised methods never see, so its AUC is a rough ceiling for what a per-snippet readout of these
+    features can reach, not a competitor. Returns ``None`` when the training split has no temporal ground truth
+    (real UCF-Crime / XD-Violence training videos).
     """
     import pandas as pd
-    from sklearn.linear_model import LogisticRegression
 
-    X, Y = [], []
-    for vid, ann in data.train.items():
-        if ann.frame_labels is None:
-            return None
-        f = data.features.load("train", vid)
-        fl = np.asarray(ann.frame_labels)
-        X.append(f)
-        Y.append([fl[t * cfg.snippet_len:(t + 1) * cfg.snippet_len].mean() > 0.5 for t in range(len(f))])
-    X, Y = np.concatenate(X), np.concatenate(Y).astype(int)
-    if Y.min() == Y.max():
+    from vadkit.experiment.probe import fit_probe
+
+    if any(a.frame_labels is None and not a.segments and a.is_anomalous for a in data.train.values()):
         return None
-    probe = LogisticRegression(max_iter=3000).fit(X, Y)
+    feats = {s: {v: data.features.load(s, v) for v in data.split(s)} for s in ("train", "val", "test")}
+    try:
+        probe, _ = fit_probe(data.splits, feats, snippet_len=cfg.snippet_len)
+    except ValueError:  # one class only in train or validation snippets: no probe to fit or select
+        return None
     rows = []
     settings = cfg.eval_settings()
     for split in ("train", "val", "test"):
-        preds = {v: VideoPrediction(v, scores={"probe": probe.predict_proba(np.asarray(data.stores[split].load(v)))[:, 1]})
+        preds = {v: VideoPrediction(v, scores={"probe": probe.decision_function(np.asarray(feats[split][v]))})
                  for v in data.split(split)}
         m = ev.frame_metrics(preds, data.split(split), "probe", settings)
         rows.append({"split": split, "probe AUC_O": 100 * m["auc_o"], "probe AUC_A": 100 * m["auc_a"],
