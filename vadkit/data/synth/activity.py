@@ -29,7 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from vadkit.data.pairs import interacting_pairs
-from vadkit.data.synth.text import place_name
+from vadkit.data.synth.text import describe_target, place_name
 from vadkit.data.synth.world import Scene
 
 ACTIVITY_SCHEMA = "synthvad-activity/1"
@@ -54,19 +54,6 @@ VEHICLE_VERBS = {
     "brake": "slows down{dir}", "wait": "stands still", "occupy": "stays parked",
     "u_turn": "turns around across the road",
 }
-
-
-def describe_target(object_class: str, attrs: Mapping) -> str:
-    """Appearance sentence of an agent from its attributes (the first wording of
-    :func:`vadkit.data.synth.text.target_sentence`, without its random choice)."""
-    def a(w: str) -> str:
-        return ("an " if w[:1].lower() in "aeiou" else "a ") + w
-
-    if object_class == "car":
-        return a(f"{attrs.get('colour', 'grey')} car")
-    if object_class == "bicycle":
-        return f"a cyclist in {a(attrs.get('shirt', 'grey'))} shirt riding {a(attrs.get('bike', 'black'))} bicycle"
-    return f"a person in {a(attrs.get('shirt', 'grey'))} shirt and {attrs.get('trousers', 'grey')} trousers"
 
 
 def _direction(dx: float, dy: float, height: float) -> str:

@@ -609,13 +609,19 @@ def _heading_x(d: int) -> str:
     return "E" if d > 0 else "W"
 
 
-def _brake(a: Agent, v: float, d: int, anom: int = -1) -> float:
-    """Append ~1 s of braking to a stop; returns the distance it covers."""
-    dist = 0.0
-    for f, n in ((0.6, 5), (0.35, 5), (0.12, 5)):
+BRAKE_PROFILE = ((0.6, 5), (0.35, 5), (0.12, 5))  # (share of the speed, frames): ~1 s to a stop
+BRAKE_FRAMES = sum(n for _, n in BRAKE_PROFILE)
+
+
+def brake_distance(v: float) -> float:
+    """Distance a car at speed ``v`` covers while braking (:data:`BRAKE_PROFILE`)."""
+    return sum(f * v * n for f, n in BRAKE_PROFILE)
+
+
+def _brake(a: Agent, v: float, d: int, anom: int = -1) -> None:
+    """Append ~1 s of braking to a stop (:data:`BRAKE_PROFILE`)."""
+    for f, n in BRAKE_PROFILE:
         a.add(n, d * f * v, 0, pose="drive", act="brake", anom=anom, heading=_heading_x(d), facing=d)
-        dist += f * v * n
-    return dist
 
 
 def ev_illegal_occupation(ctx: Ctx, ts: int, k: int):
@@ -634,10 +640,9 @@ def ev_illegal_occupation(ctx: Ctx, ts: int, k: int):
     Lc = CAR_LENGTH * s
     x_stop = rng.uniform(0.3, 0.7) * W
     x_enter = -Lc if d > 0 else W + Lc
-    brake_dist = (0.6 + 0.35 + 0.12) * 5 * v
-    n_in = abs(x_stop - d * brake_dist - x_enter) / v
+    n_in = abs(x_stop - d * brake_distance(v) - x_enter) / v
     grace = int(round(OCCUPY_AFTER_S * ctx.fps))
-    a = ctx.new("car", ts - n_in - 15 - grace, x_enter, lane.y)
+    a = ctx.new("car", ts - n_in - BRAKE_FRAMES - grace, x_enter, lane.y)
     a.add(n_in, d * v, 0, pose="drive", act="drive", heading=_heading_x(d), facing=d)
     _brake(a, v, d)
     a.add(grace, 0, 0, pose="drive", act="wait", heading=_heading_x(d), facing=d)
@@ -746,8 +751,8 @@ def hard_negatives(ctx: Ctx, lane_speeds: dict, stop_rate: float, crossing_rate:
             x_stop = rng.uniform(0.25, 0.75) * W
             wait = int(rng.integers(int(ctx.fps), int(2.5 * ctx.fps) + 1))
             x_enter = -Lc if d > 0 else W + Lc
-            n_in = abs(x_stop - d * (0.6 + 0.35 + 0.12) * 5 * v - x_enter) / v
-            total = n_in + 15 + wait + 10 + (W + 2 * Lc) / v
+            n_in = abs(x_stop - d * brake_distance(v) - x_enter) / v
+            total = n_in + BRAKE_FRAMES + wait + 10 + (W + 2 * Lc) / v
             if not ctx.is_free({("lane", lane.name)}, t0 - W / v, t0 + total):
                 continue
             a = ctx.new("car", t0, x_enter, lane.y)

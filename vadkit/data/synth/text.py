@@ -98,14 +98,22 @@ def _a(word: str) -> str:
     return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
+def describe_target(kind: str, at) -> str:
+    """Appearance sentence of an agent of class ``kind`` from its attributes, in one fixed wording."""
+    if kind == "car":
+        return _a(f"{at['colour']} car")
+    if kind == "bicycle":
+        return f"a cyclist in {_a(at['shirt'])} shirt riding {_a(at['bike'])} bicycle"
+    return f"a person in {_a(at['shirt'])} shirt and {at['trousers']} trousers"
+
+
 def target_sentence(a: Agent, rng) -> str:
+    """:func:`describe_target`, with a second wording drawn for cars and a victim's bag."""
     at = a.attrs
     if a.kind == "car":
-        return str(rng.choice([_a(f"{at['colour']} car"), f"the {at['colour']} car"]))
-    if a.kind == "bicycle":
-        return f"a cyclist in {_a(at['shirt'])} shirt riding {_a(at['bike'])} bicycle"
-    s = f"a person in {_a(at['shirt'])} shirt and {at['trousers']} trousers"
-    if a.carry is not None and a.carry.any() and a.role == "victim":
+        return str(rng.choice([describe_target("car", at), f"the {at['colour']} car"]))
+    s = describe_target(a.kind, at)
+    if a.kind == "person" and a.carry is not None and a.carry.any() and a.role == "victim":
         s += f" carrying {_a(at['item'])} bag"
     return s
 
