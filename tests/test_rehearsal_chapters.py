@@ -88,3 +88,22 @@ def test_chapter_12_full_profile_on_the_ucf_layout(home, models):
     assert rec["validation"]["criterion"] == "video"
     assert rec["metrics"]["aegm/n_videos"] >= 10
     assert rec["config"]["captioner"] == models["captioner"]
+
+
+@pytest.mark.parametrize("layout", ["tad", "ucf_crime"])
+def test_chapter_10_full_profile_on_a_real_layout(home, models, layout):
+    """VAD-LLaMA's full path (UCF-Crime and TAD ship train/test only) with a tiny Llama-class LM behind the
+    soft prompt: the three phases run, the LM is asked, and a rerun is served from the cache."""
+    from vadkit.data.datasets import verify_dataset
+
+    tree = _tree(home, layout)
+    assert verify_dataset(layout, tree).ok
+    params = {"seeds": "[0]", "epochs1": 2, "epochs2": 2, "sultani_epochs": 2, "batch_size": 4,
+              "feature_batch_size": 32, "threads": 1, "clip": models["clip"], "llm": models["llm"],
+              "dataset": layout, "phase3_steps": 4, "phase3_batch": 2, "phase3_warmup": 1, "lm_tokens": 8,
+              "max_new_tokens": 6, "run_ablations": False}
+    rec = _run("10_vad_llama", tree, params, home)
+    assert rec["validation"]["criterion"] == "video" and "carved" in rec["validation"]["source"]
+    assert rec["config"]["llm"] == models["llm"] and rec["config"]["dataset"] == layout
+    assert any(k.startswith("VADor w LTC/seed0/auc_o") for k in rec["metrics"])
+    assert rec["metrics"]["lm_calls/made"] + rec["metrics"]["lm_calls/cached"] > 0

@@ -44,7 +44,7 @@ tad                         collision -> 1 (Accident),             TAD is traffi
                             car_on_walkway -> 3 (IllegalOccupation), ``long=True`` requests
                             illegal_occupation -> 3,
                             wrong_way -> 4 (Retrograde),
-                            pedestrian_on_road -> 5 (PedestrianOnRoad)
+                            pedestrian_on_road -> 6 (PedestrianOnRoad)
 ==========================  =====================================  ==================================
 
 :func:`synth_request` gives the SynthVAD generation request for each layout (which types, single-event
@@ -161,7 +161,7 @@ DEFAULT_CLASS_MAPS: dict[str, dict[str, str | int]] = {
                   "collision": "Collision", "theft": "Theft"},
     "xd_violence": {"fighting": "B1", "collision": "B6", "theft": "B5"},
     "tad": {"collision": 1, "illegal_turn": 2, "car_on_walkway": 3, "illegal_occupation": 3, "wrong_way": 4,
-            "pedestrian_on_road": 5},
+            "pedestrian_on_road": 6},
 }
 
 #: UBnormal-style open-set split of SynthVAD's types: disjoint between training, validation and test,

@@ -22,7 +22,9 @@ import numpy as np
 
 from vadkit.errors import ConfigError, DatasetError
 
-SYNTH_SETS = ("smoke",)
+#: SynthVAD roots a chapter can name with ``synth_set`` (``data_root=None``): the shared smoke splits, chapter 10's
+#: long videos, the shared benchmark (one split ``bench``)
+SYNTH_SETS = ("smoke", "long", "bench")
 
 
 @dataclass
@@ -37,6 +39,7 @@ class DataSettings:
     val_fraction: float = 0.2
     val_seed: int = 0
     val_list: str | None = None
+    synth_set: str = "smoke"
 
 
 @dataclass
@@ -66,15 +69,19 @@ class Splits:
                 f"model selection by {crit}")
 
 
-def resolve_data_root(dataset: str, data_root: str | None) -> Path:
-    """The dataset's root directory. ``data_root=None`` is only valid for SynthVAD (the cached smoke set)."""
+def resolve_data_root(dataset: str, data_root: str | None, synth_set: str = "smoke") -> Path:
+    """The dataset's root directory. ``data_root=None`` is only valid for SynthVAD: the cached root ``synth_set``
+    (:data:`SYNTH_SETS`)."""
     if data_root is None:
         if dataset != "synthvad":
             raise ConfigError(f"dataset {dataset!r} needs data_root (the dataset as downloaded; see "
                               f"`vadkit data info {dataset}` for its layout and `vadkit data verify {dataset} --root`)")
-        from vadkit.data.synth import smoke_dataset
+        from vadkit.data import synth
 
-        return Path(smoke_dataset())
+        makers = {"smoke": synth.smoke_dataset, "long": synth.long_dataset, "bench": synth.benchmark_dataset}
+        if synth_set not in makers:
+            raise ConfigError(f"synth_set must be one of {SYNTH_SETS}, got {synth_set!r}")
+        return Path(makers[synth_set]())
     root = Path(data_root).expanduser()
     if not root.is_dir():
         raise DatasetError(f"{root}: data_root for {dataset!r} does not exist")
@@ -136,7 +143,7 @@ def load_splits(s: DataSettings, *, list_dir: Path | None = None) -> Splits:
     """Load train / validation / test (see the module docstring). ``list_dir``: where a carved list is written."""
     from vadkit.data.datasets import load_dataset
 
-    root = resolve_data_root(s.dataset, s.data_root)
+    root = resolve_data_root(s.dataset, s.data_root, s.synth_set)
     full = load_dataset(s.dataset, root)
     splits = sorted({a.split for a in full.values() if a.split})
 

@@ -68,7 +68,7 @@ def log_runs(run, prefix: str, runs: Sequence[SeedRun], keys: Sequence[str] | No
 def _video_arrays(run: SeedRun, ann, stream: str, settings) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     from vadkit.metrics.frame import frame_arrays
 
-    scores = {v: p[stream] for v, p in run.predictions.items()}
+    scores = {v: p[stream] for v, p in run.predictions.items() if v in ann}
     sub = ann.filter(lambda a: a.video_id in scores)
     return frame_arrays(scores, sub, gt_convention=settings.gt_convention, expand=settings.expand,
                         snippet_len=settings.snippet_len, align="error", missing="ignore")

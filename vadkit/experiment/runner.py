@@ -156,6 +156,27 @@ def best_stream(val: dict[str, float]) -> str:
     return max(val, key=lambda k: -np.inf if not np.isfinite(val[k]) else val[k])
 
 
+def trained_model(method: Method, seed: int, *, cache_name: str, retrain: bool = False) -> tuple[Any, dict, bool]:
+    """``(model, info, cached)``: ``method.build(seed)`` with its cached weights for the declared key, or fitted and
+    cached now (``model`` is ``None`` for training-free methods). A method whose model starts from another's (a
+    second training phase) calls this for the first one in its ``build``."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = method.build(seed)
+    info: dict | None = None
+    if model is None:
+        return None, method.fit(None, seed) or {}, False
+    stem = weights_cache_dir(cache_name) / weights_key(method.name, seed, method.key_fields())
+    if not retrain:
+        info = load_weights(stem, model)
+    cached = info is not None
+    if info is None:
+        info = method.fit(model, seed) or {}
+        save_weights(stem, model, {"method": method.name, "seed": seed, "fields": method.key_fields(), **info})
+    return model, info, cached
+
+
 def run_seed(method: Method, seed: int, *, cache_name: str, retrain: bool = False, threads: int = 0,
              store: Path | None = None) -> SeedRun:
     """One seed of ``method`` (module docstring). Raises on failure; :func:`run_seeds` records it."""
@@ -164,19 +185,7 @@ def run_seed(method: Method, seed: int, *, cache_name: str, retrain: bool = Fals
     if threads:
         torch.set_num_threads(threads)
     run = SeedRun(method.name, seed)
-    torch.manual_seed(seed)
-    model = method.build(seed)
-    info: dict | None = None
-    if model is not None:
-        stem = weights_cache_dir(cache_name) / weights_key(method.name, seed, method.key_fields())
-        if not retrain:
-            info = load_weights(stem, model)
-        run.cached = info is not None
-        if info is None:
-            info = method.fit(model, seed) or {}
-            save_weights(stem, model, {"method": method.name, "seed": seed, "fields": method.key_fields(), **info})
-    else:
-        info = method.fit(None, seed) or {}
+    model, info, run.cached = trained_model(method, seed, cache_name=cache_name, retrain=retrain)
     run.best_epoch = int(info.get("best_epoch", -1))
     run.best_val = float(info.get("best_val", float("nan")))
     run.history = list(info.get("history", []))

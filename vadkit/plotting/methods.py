@@ -1,5 +1,6 @@
-"""Figures of the trained-method chapters (VadCLIP, Ex-VAD): training curves, top-k sensitivity, and the
-Ex-VAD Fig. 5 analogue (score curve with ground truth, predicted category and the generated explanation)."""
+"""Figures of the trained-method chapters (VadCLIP, Ex-VAD, VAD-LLaMA): training curves, top-k sensitivity, the
+Ex-VAD Fig. 5 analogue (score curve with ground truth, predicted category and the generated explanation) and
+class-wise bars (VAD-LLaMA Fig. 6)."""
 
 from __future__ import annotations
 
@@ -73,3 +74,30 @@ def plot_explained_video(scores: np.ndarray, gt: np.ndarray | None, *, class_pro
         fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=8, family="monospace")
     fig.tight_layout()
     return fig, ax
+
+
+def plot_classwise(table, *, highlight: Sequence[str] = (), ax=None, title: str | None = None,
+                   ylabel: str = "AUC_A (%)"):
+    """Grouped bars of a class x method table (VAD-LLaMA's Fig. 6 analogue); the class names in ``highlight``
+    (named before the run) are printed bold and starred on the x axis."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(table)), 3.0))
+    n = len(table.columns)
+    width = 0.8 / max(n, 1)
+    x = np.arange(len(table))
+    for i, col in enumerate(table.columns):
+        ax.bar(x + (i - (n - 1) / 2) * width, table[col].to_numpy(dtype=float), width, label=str(col))
+    labels = [f"{c} *" if c in highlight else str(c) for c in table.index]
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    for tick, c in zip(ax.get_xticklabels(), table.index):
+        if c in highlight:
+            tick.set_fontweight("bold")
+    ax.axhline(50, ls=":", color="0.5", lw=1)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 100)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, frameon=False, ncol=n)
+    return ax

@@ -104,8 +104,9 @@ Python API
 Open-set splits: ``generate(..., anomaly_types={"train": [...], "test": [...]})``.
 """
 
-from vadkit.data.synth.builder import (BENCH_SPLITS, LONG_CONFIG, SMOKE_CONFIG, SMOKE_SPLITS, benchmark_dataset,
-                                      generate, plan_videos, pretrain_dataset, smoke_dataset)
+from vadkit.data.synth.builder import (BENCH_SPLITS, LONG_CONFIG, LONG_SPLITS, LONG_TYPES_LIST, SMOKE_CONFIG,
+                                      SMOKE_SPLITS, benchmark_dataset, generate, long_dataset, plan_videos,
+                                      pretrain_dataset, smoke_dataset)
 from vadkit.data.synth.loader import (activity_text, load_activity, load_objects, load_synthvad, read_activity,
                                      read_manifest)
 from vadkit.data.synth.world import (
@@ -123,9 +124,9 @@ from vadkit.data.synth.world import (
 
 __all__ = [
     "ALL_ANOMALY_TYPES", "ANOMALY_TYPES", "BENCH_SPLITS", "CLASS_NAMES", "CONTEXT_TYPES", "GENERATOR_VERSION",
-    "INTERACTION_TYPES", "LONG_CONFIG", "OBJECT_CLASSES", "SCENE_NAMES", "SINGLE_OBJECT_TYPES",
+    "INTERACTION_TYPES", "LONG_CONFIG", "LONG_SPLITS", "LONG_TYPES_LIST", "OBJECT_CLASSES", "SCENE_NAMES", "SINGLE_OBJECT_TYPES",
     "SMOKE_CONFIG", "SMOKE_SPLITS", "SynthConfig", "activity_text", "benchmark_dataset", "generate",
-    "load_activity", "load_objects", "load_synthvad", "plan_videos", "pretrain_dataset", "read_activity",
+    "load_activity", "load_objects", "load_synthvad", "long_dataset", "plan_videos", "pretrain_dataset", "read_activity",
     "read_manifest", "render_video", "smoke_dataset",
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -436,6 +437,27 @@ BENCH_CONFIG = SynthConfig(min_frames=300, max_frames=420, second_event_prob=0.0
 BENCH_TYPES = {"bench": list(ALL_ANOMALY_TYPES)}
 
 
+#: VAD-LLaMA's long-video split (chapter 10): 40-60 s videos in TAD's spirit, one event each, of seven types that
+#: mirror TAD's seven categories (accidents, illegal turns, illegal occupations, retrograde motion, pedestrians on
+#: the road, vehicles off the road, and loitering); four of them need seconds of context (:data:`CONTEXT_TYPES`
+#: plus loitering), three are visible within a snippet or two.
+LONG_SPLITS = {"train": 48, "val": 16, "test": 28}
+LONG_SEED = 3_000_003
+LONG_TYPES_LIST = ["collision", "wrong_way", "car_on_walkway", "loitering", "illegal_occupation",
+                   "pedestrian_on_road", "illegal_turn"]
+LONG_TYPES = {s: list(LONG_TYPES_LIST) for s in LONG_SPLITS}
+LONG_SPLIT_CONFIG = dataclasses.replace(LONG_CONFIG, second_event_prob=0.0)
+
+
+def long_dataset(*, root=None) -> Path:
+    """The long-video root of chapter 10 (:data:`LONG_SPLITS`, 600-900 frames, :data:`LONG_TYPES_LIST`, the
+    context types' normal hard negatives on), cached under ``vadkit.paths.data_dir() / f"synthvad-long-{hash}"``
+    like :func:`smoke_dataset` (~1.5 min on 2 cores)."""
+    root = cached_root("long") if root is None else root
+    return generate(root, LONG_SPLITS, seed=LONG_SEED, config=LONG_SPLIT_CONFIG, anomaly_types=LONG_TYPES,
+                    progress=True)
+
+
 def benchmark_dataset(*, root=None) -> Path:
     """The shared benchmark root (:data:`BENCH_SPLITS`, 300-420 frames per video; one event per video so
     per-type scores are clean): cached under ``vadkit.paths.data_dir() / f"synthvad-bench-{hash}"`` like
@@ -464,14 +486,15 @@ def pretrain_dataset(*, root=None) -> Path:
 
 
 def cached_root(name: str, seed: int | None = None) -> Path:
-    """Where the cached root ``name`` ("smoke", "pretrain" or "bench") lives: ``vadkit.paths.data_dir() /
+    """Where the cached root ``name`` ("smoke", "pretrain", "bench" or "long") lives: ``vadkit.paths.data_dir() /
     f"synthvad-{name}-{hash}"``, the hash of its generation request (generator version, config, seed,
     splits, types), so another version or setting never reuses it. ``seed`` only for "smoke"."""
     from vadkit.paths import data_dir
 
     requests = {"smoke": (SMOKE_SPLITS, 0 if seed is None else seed, SMOKE_CONFIG, None),
                 "pretrain": (PRETRAIN_SPLITS, PRETRAIN_SEED, PRETRAIN_CONFIG, None),
-                "bench": (BENCH_SPLITS, BENCH_SEED, BENCH_CONFIG, BENCH_TYPES)}
+                "bench": (BENCH_SPLITS, BENCH_SEED, BENCH_CONFIG, BENCH_TYPES),
+                "long": (LONG_SPLITS, LONG_SEED, LONG_SPLIT_CONFIG, LONG_TYPES)}
     if name not in requests:
         raise ConfigError(f"SynthVAD: no cached root {name!r}; choose from {sorted(requests)}")
     return data_dir() / f"synthvad-{name}-{content_hash(_request(*requests[name]), 10)}"
