@@ -11,12 +11,11 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTRAS = ("book", "test")
 
 HEADER = """\
 # Conda environment for vadkit. Generated from pyproject.toml by scripts/sync_environment.py:
 # edit pyproject.toml, then run `python scripts/sync_environment.py`. The pip section lists exactly
-# the dependencies of `pip install -e .[all]` (core + book + test extras).
+# the dependencies of `pip install -e .[all]` (core + book + test + llm extras).
 # Create: conda env create -f environment.yml && conda activate vadkit
 # On a CPU-only build machine, pip takes torch 2.14.1 + torchvision 0.29.1 (see README).
 name: vadkit
@@ -29,10 +28,16 @@ dependencies:
 """
 
 
+def all_extras(meta: dict) -> list[str]:
+    """The extras that ``vadkit[all]`` names (``all = ["vadkit[book,test,llm]"]`` -> book, test, llm)."""
+    (req,) = meta["optional-dependencies"]["all"]
+    return [e.strip() for e in req[req.index("[") + 1:req.index("]")].split(",")]
+
+
 def requirements() -> list[str]:
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(meta["dependencies"])
-    for extra in EXTRAS:
+    for extra in all_extras(meta):
         reqs += meta["optional-dependencies"][extra]
     return reqs
 

