@@ -574,7 +574,9 @@ def test_long_and_benchmark_requests():
     req = synth_request("tad", 12, long=True)
     assert req["config"].min_frames >= 600 and req["config"].stop_rate > 0
     assert set(CONTEXT_TYPES) <= set(req["anomaly_types"]["train"])
-    assert all(DEFAULT_CLASS_MAPS["tad"][t] in (2, 3, 5) for t in CONTEXT_TYPES)
+    assert all(DEFAULT_CLASS_MAPS["tad"][t] in (2, 3, 6) for t in CONTEXT_TYPES)
+    from vadkit.data.parsers import TAD_CLASSES        # TAD's own ids: 5 is "else", 6 "PedestrianOnRoad"
+    assert TAD_CLASSES[DEFAULT_CLASS_MAPS["tad"]["pedestrian_on_road"]] == "PedestrianOnRoad"
     assert set(synth_request("tad", 12)["anomaly_types"]["train"]).isdisjoint(CONTEXT_TYPES)
     plan = plan_videos(BENCH_SPLITS, 0, BENCH_CONFIG, BENCH_TYPES)
     assert {c for it in plan for c in it["classes"]} == set(ALL_ANOMALY_TYPES)
