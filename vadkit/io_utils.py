@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import stat
 import tempfile
 import threading
@@ -53,6 +54,23 @@ def make_temp_dir(prefix: str, dir: str | os.PathLike) -> Path:
     d = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
     os.chmod(d, 0o777 & ~current_umask())
     return d
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
+    """Build a whole directory entry atomically: yields an empty temporary folder beside ``target``; on success it
+    replaces ``target`` (an old one is removed first), on any exception it is deleted and ``target`` is untouched."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = make_temp_dir(f".{target.name}.", target.parent)
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 @contextlib.contextmanager

@@ -39,7 +39,7 @@ from pathlib import Path
 import yaml
 
 from vadkit.errors import ModelNotFoundError
-from vadkit.io_utils import atomic_write, atomic_write_json, make_temp_dir, sha256_file
+from vadkit.io_utils import atomic_dir, atomic_write, atomic_write_json, sha256_file
 from vadkit.models.llm import HFLLM
 from vadkit.models.weights import CorruptWeightsError
 
@@ -281,16 +281,9 @@ def converted_dir(name: str = GEMMA, *, progress: bool = True) -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    tmp = make_temp_dir(".hf.", base)
-    try:
+    with atomic_dir(d) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        if d.exists():
-            shutil.rmtree(d)
-        os.replace(tmp, d)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     import transformers
 
     atomic_write_json(marker, {"entry": name, "gguf": gguf.name, "gguf_sha256": model_entry.assembled.sha256,

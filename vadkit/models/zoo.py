@@ -49,7 +49,6 @@ import json
 import math
 import os
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,7 +59,7 @@ import torch.nn.functional as F
 
 from vadkit import paths
 from vadkit.errors import ModelNotFoundError
-from vadkit.io_utils import atomic_write_json, content_hash, make_temp_dir
+from vadkit.io_utils import atomic_dir, atomic_write_json, content_hash
 
 ZOO_VERSION = 2  # 2: tiny CLIP (ResNet tower, whole frame, pretraining corpus); captioner of its own
 ENTRIES = ("tiny-clip", "tiny-llm", "tiny-vlm", "tiny-captioner")
@@ -323,9 +322,7 @@ def train_or_load(entry: str, *, root: Path | None = None, config=None, force: b
         return target
     # 2 threads on the 2-core CI machine; VADKIT_ZOO_THREADS overrides (1 is faster on a busy machine)
     torch.set_num_threads(int(os.environ.get("VADKIT_ZOO_THREADS", min(2, os.cpu_count() or 1))))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(f".{target.name}.", target.parent)  # mkdtemp alone gives 0700 whatever the umask
-    try:
+    with atomic_dir(target) as tmp:
         t0 = time.time()
         trainer = {"tiny-clip": _train_clip, "tiny-llm": _train_llm, "tiny-vlm": _train_vlm,
                    "tiny-captioner": _train_captioner}[entry]
@@ -334,12 +331,6 @@ def train_or_load(entry: str, *, root: Path | None = None, config=None, force: b
                 "data_root": str(root), "data_identity": dataset_identity(root),
                 "train_seconds": round(time.time() - t0, 1), "metrics": metrics}
         atomic_write_json(tmp / "zoo.json", meta)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if progress:
         print(f"[zoo] {entry}: trained in {meta['train_seconds']} s; held-out: "
               + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))

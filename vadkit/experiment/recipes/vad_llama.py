@@ -482,7 +482,7 @@ def context_differences(a: list[SeedRun], b: list[SeedRun], data: ChapterData, c
 
     from vadkit.experiment.reporting import paired_difference
 
-    rows = []
+    rows, numbers = [], []
     for group, types in groups.items():
         types = set(types)
         filt = (lambda ann, types=types: (not ann.is_anomalous) or bool(types & set(ann.classes)))
@@ -492,7 +492,10 @@ def context_differences(a: list[SeedRun], b: list[SeedRun], data: ChapterData, c
                      f"{name_a} - {name_b} (AUC points)": f"{100 * d['diff']:+.2f}",
                      "95% CI": f"[{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]" if np.isfinite(d["lo"]) else "–",
                      "per seed": ", ".join(f"{100 * x:+.1f}" for x in d["per_seed"])})
-    return pd.DataFrame(rows)
+        numbers.append({"group": group, "abnormal": n_abn, **{k: d[k] for k in ("diff", "lo", "hi", "per_seed")}})
+    df = pd.DataFrame(rows)
+    df.attrs["numbers"] = numbers              # the unformatted values (fractions), for the observations
+    return df
 
 
 # ---------------------------------------------------------------- phase 3 --------------------------------------
@@ -510,7 +513,7 @@ def anomaly_prompt(model, x: np.ndarray) -> np.ndarray:
 
 def _truth_intervals(ann) -> list[tuple[float, float]]:
     fps = fps_of(ann)
-    return [(s.start / fps, (s.end + 1) / fps) for s in ann.segments]
+    return [(s / fps, e / fps) for s, e in ev.half_open_segments(ann)[0]]
 
 
 def choose_threshold(preds: dict[str, VideoPrediction], ann, cfg, grid=None) -> tuple[float, dict]:
@@ -850,18 +853,19 @@ def observations(methods: dict[str, list[SeedRun]], diffs: dict, talks: dict, cf
             out.append(f"* {name}: AUC_O {fmt(s[name]['auc_o'])} and AUC_A {fmt(s[name]['auc_a'])} against the "
                        f"baseline's {fmt(b['auc_o'])} and {fmt(b['auc_a'])} (mean ± std over {len(cfg.seeds)} seeds).")
     for name, d in diffs.items():
-        for _, row in d.iterrows():
-            if not row["abnormal test videos"]:
-                out.append(f"* {name} vs baseline, {row['videos']}: no abnormal test video of this group, so "
+        for row in d.attrs["numbers"]:
+            if not row["abnormal"]:
+                out.append(f"* {name} vs baseline, {row['group']}: no abnormal test video of this group, so "
                            "nothing is measured.")
                 continue
-            ci = row["95% CI"]
-            lo_hi = [float(x) for x in ci.strip("[]").split(",")] if ci != "–" else [np.nan, np.nan]
-            verdict = ("helps" if lo_hi[0] > 0 else "hurts" if lo_hi[1] < 0 else
+            lo, hi = row["lo"], row["hi"]
+            verdict = ("helps" if lo > 0 else "hurts" if hi < 0 else
                        "makes no difference that these videos can detect")
-            out.append(f"* {name} vs baseline, {row['videos']} ({row['abnormal test videos']} abnormal test "
-                       f"videos and the normal ones): {row.iloc[3]} AUC points, 95 % CI {ci}, per seed {row['per seed']}: it "
-                       f"{verdict} here.")
+            ci = f"[{100 * lo:+.1f}, {100 * hi:+.1f}]" if np.isfinite(lo) else "–"
+            seeds = ", ".join(f"{100 * x:+.1f}" for x in row["per_seed"])
+            out.append(f"* {name} vs baseline, {row['group']} ({row['abnormal']} abnormal test videos and the normal "
+                       f"ones): {100 * row['diff']:+.2f} AUC points, 95 % CI {ci}, per seed {seeds}: it {verdict} "
+                       "here.")
     nums = dialogue_numbers(talks)
     vad = nums["VADor pseudo-intervals (threshold chosen on validation)"]
     for mode in talks:
