@@ -327,27 +327,20 @@ def test_resume_after_interruption(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
-# generator 1.2: compressed masks, instance maps, activity ground truth (frames and text as in 1.1)
+# generator 1.2: compressed masks, instance maps, activity ground truth
 # ----------------------------------------------------------------------------------------------
-#: 1.1's anomaly masks and text of the ``root`` fixture (measured with generator 1.1.0): 1.2 adds ground
-#: truth without touching what 1.1 wrote, so the chapters' numbers carry over.
-MASK_SHA_1_1 = {"Loitering_0001": "325d32da39b5052b", "Fighting_0001": "2793b40fba30496a",
-                "Theft_0001": "434bf5e989d65325", "CarOnWalkway_0001": "e50b4df41fd0cdd9"}
-TEXT_SHA_1_1 = "044633afe8448002"
+def test_other_generator_version_refused(root, monkeypatch):
+    """Version 2.0 changed the frames (poses, damage, look-alikes): a root or cache of another version is
+    refused, never reused (the version is part of the request hash that names roots)."""
+    from vadkit.data.synth import GENERATOR_VERSION, builder
 
-
-def test_version_1_2_keeps_1_1_ground_truth(root):
-    import hashlib
-
-    for vid, digest in MASK_SHA_1_1.items():
-        _, mask = render_video(vid, root)
-        assert hashlib.sha256(mask.tobytes()).hexdigest()[:16] == digest, vid
-    h = hashlib.sha256()
-    for sub in ("text", "rbdc", "tracks"):
-        for p in sorted((root / sub).iterdir()):
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
-    assert h.hexdigest()[:16] == TEXT_SHA_1_1
+    assert GENERATOR_VERSION == "2.0.0"
+    assert json.loads((root / "synthvad.json").read_text())["generator_version"] == "2.0.0"
+    new_name = builder.cached_root("smoke")
+    monkeypatch.setattr(builder, "GENERATOR_VERSION", "1.2.0")
+    assert builder.cached_root("smoke") != new_name
+    with pytest.raises(DatasetError, match="other settings"):
+        generate(root, SPLITS, seed=3, config=TINY, progress=False, workers=1)
 
 
 def test_masks_are_compressed_npz(root, ds):
@@ -597,3 +590,197 @@ def test_long_video_with_context_event(tmp_path):
                     anomaly_types={"test": ["illegal_occupation"]}, progress=False, workers=1)
     (v,) = load_synthvad(root).values()
     assert 600 <= v.num_frames <= 900 and v.classes == ("illegal_occupation",)
+
+
+# ----------------------------------------------------------------------------------------------
+# generator 2.0: single-frame signatures of the anomalies and their normal look-alikes
+# ----------------------------------------------------------------------------------------------
+HP = 18.0  # a person's height in px at scale 1
+SCENES = ("street", "plaza", "park", "campus")
+
+
+def _shoulder(j):
+    return j["arms"][0][0]
+
+
+def _width(tp) -> int:
+    return tp.bbox[2] - tp.bbox[0]
+
+
+def _height(tp) -> int:
+    return tp.bbox[3] - tp.bbox[1]
+
+
+def test_fight_pose_raises_both_fists_towards_the_opponent():
+    from vadkit.data.synth.world import person_joints
+
+    for facing in (1, -1):
+        for q in range(8):
+            j = person_joints(HP, "fight", q / 8, facing)
+            sh = _shoulder(j)
+            for _, _, hand in j["arms"]:
+                assert hand[1] > sh[1] + 0.05 * HP, "fist not above the shoulder"
+                assert (hand[0] - sh[0]) * facing > 0.1 * HP, "fist not towards the opponent"
+            highest = max(hand[1] for _, _, hand in j["arms"])
+            assert highest >= j["head"][1] - 0.05 * HP  # one fist at head height
+        walk = person_joints(HP, "walk", 0.25, facing)
+        assert all(hand[1] < _shoulder(walk)[1] - 0.2 * HP for _, _, hand in walk["arms"])
+
+
+def test_run_pose_leans_and_strides_more_than_walk():
+    from vadkit.data.synth.world import person_joints, person_template
+
+    def stride(j):
+        feet = [leg[2] for leg in j["legs"]]
+        return abs(feet[0][0] - feet[1][0]) + abs(feet[0][1] - feet[1][1])
+
+    run = [person_joints(HP, "run", q / 8, 1) for q in range(8)]
+    walk = [person_joints(HP, "walk", q / 8, 1) for q in range(8)]
+    for j in run:
+        assert j["neck"][0] - j["hip"][0] >= 0.18 * HP  # forward lean
+        assert min(leg[2][1] for leg in j["legs"]) == pytest.approx(0.0, abs=1e-6)  # a foot on the ground
+        assert stride(j) > 0.25 * HP  # never feet together, unlike a walker mid-step
+    assert max(stride(j) for j in run) > 1.3 * max(stride(j) for j in walk)
+    assert min(stride(j) for j in run) > 2 * min(stride(j) for j in walk)
+    # and in pixels: every running sprite is wider than the widest walking one
+    walk_w = max(_width(person_template("walk", q, 1, 0, False, 1.0)) for q in range(8))
+    assert min(_width(person_template("run", q, 1, 0, False, 1.0)) for q in range(8)) > walk_w
+
+
+def test_bend_pose_looks_like_a_fall_half_way_with_feet_under_the_body():
+    from vadkit.data.synth.world import person_joints, person_template
+
+    j = person_joints(HP, "bend", 0.0, 1)
+    tx, ty = j["neck"][0] - j["hip"][0], j["neck"][1] - j["hip"][1]
+    assert 60 <= np.degrees(np.arctan2(tx, ty)) <= 80  # torso tilt from the vertical
+    assert all(abs(leg[2][1]) < 1e-6 for leg in j["legs"])  # both feet on the ground
+    stand, bend = person_template("stand", 0, 1, 0, False, 1.0), person_template("bend", 0, 1, 0, False, 1.0)
+    assert _height(bend) < 0.8 * _height(stand)
+
+
+def test_askew_damaged_car_template():
+    from vadkit.data.synth.world import BODY, DAMAGE, HEADLIGHT, car_palette, car_template
+
+    for heading in ("E", "W"):
+        up = car_template(heading, 1.0)
+        assert not (up.labels == DAMAGE).any()
+        for mag in (12, 18, 25):
+            for damage, tilt in (("front", mag), ("rear", -mag)):  # the crushed end lifted (simulate._askew)
+                tp = car_template(heading, 1.0, tilt, damage)
+                assert (tp.labels == DAMAGE).sum() >= 20
+                # taller box: it stands askew (the rotated body's ends rise and sink)
+                assert tp.bbox[3] - tp.bbox[1] >= up.bbox[3] - up.bbox[1] + (1 if mag < 20 else 3)
+                assert tp.body[tp.ay - 1].any() and not tp.body[tp.ay:].any()  # back on the ground
+        flat = car_template(heading, 1.0, 0, "front")
+        assert flat.bbox[2] - flat.bbox[0] < up.bbox[2] - up.bbox[0]  # the crushed end is shorter
+        assert (flat.labels == HEADLIGHT).sum() < (up.labels == HEADLIGHT).sum() // 2  # the headlight is gone
+    for seed in range(40):  # crumpled metal stands out from every paint colour
+        pal, _ = car_palette(np.random.default_rng(seed))
+        assert np.abs(pal[DAMAGE] - pal[BODY]).max() > 40
+
+
+def _sim(classes, index, scene="street", T=200, seed=5):
+    from vadkit.data.synth.builder import simulate_video
+
+    cfg = SynthConfig(min_frames=160, max_frames=240)
+    item = {"video_id": f"v{index}", "split": "test", "classes": classes, "scene": scene, "num_frames": T,
+            "index": index}
+    return simulate_video(item, seed, cfg)
+
+
+def test_collided_cars_are_askew_and_damaged_only_while_anomalous():
+    variants = set()
+    for idx in range(8):
+        rend, agents, events, *_ = _sim(["collision"], idx, scene=SCENES[idx % 4])
+        variants.add(events[0]["info"]["variant"])
+        cars = [a for a in events[0]["agents"] if a.kind == "car"]
+        assert cars
+        for a in cars:
+            marked = np.array([bool(d) for d in a.damage]) | (np.abs(a.tilt) > 0)
+            assert marked.any() and (a.anom[marked] >= 0).all()
+            first = int(np.argmax(marked))
+            assert (a.anom[:first] < 0).all() and all(d == "" for d in a.damage[:first])
+            assert all(d == a.damage[first] for d in a.damage[first:])  # once crushed, it stays crushed
+            stopped = [i for i, act in enumerate(a.act) if act in ("crash", "stopped") and abs(a.tilt[i]) > 0]
+            assert 12 <= max(abs(a.tilt[i]) for i in stopped) <= 25
+        # boxes of a collided car hold its askew silhouette: they are taller than an upright car's
+        upright = max(y2 - y1 for a in agents if a.kind == "car" and a not in cars
+                      for _, _, y1, _, y2, _ in rend.boxes[a.aid]) if any(
+            a.kind == "car" and a not in cars and rend.boxes[a.aid] for a in agents) else 15
+        askew = max(y2 - y1 for a in cars for _, _, y1, _, y2, k in rend.boxes[a.aid] if k >= 0)
+        assert askew > upright
+        for a in agents:  # nobody else is ever askew or damaged
+            if a not in cars and a.kind == "car":
+                assert not any(a.damage) and not np.abs(a.tilt).any()
+    assert variants == {"rear_end", "pedestrian"}
+
+
+def test_theft_bag_changes_hands():
+    _, agents, *_ = _sim(["theft"], 3)
+    thief = next(a for a in agents if a.role == "thief")
+    victim = next(a for a in agents if a.role == "victim")
+    t_snatch = thief.t0 + thief.act.index("snatch")
+    t_flee = thief.t0 + thief.act.index("flee")
+    before, after = t_snatch - 5, t_flee + 3
+    assert victim.carry[before - victim.t0] and not thief.carry[before - thief.t0]
+    assert thief.carry[after - thief.t0] and not victim.carry[after - victim.t0]
+    assert victim.pose[after - victim.t0] == "alarm"
+    assert thief.pose[after - thief.t0] == "run"
+
+
+def test_lookalikes_in_normal_videos_are_normal():
+    from vadkit.data.synth.activity import PERSON_VERBS, VEHICLE_VERBS, _verbs
+
+    seen = Counter()
+    for idx in range(6):
+        for classes in ([], ["fighting"] if idx % 2 else ["falling"]):
+            rend, agents, _, scene, *_ = _sim(classes, 40 + idx, scene=SCENES[idx % 4])
+            for a in agents:
+                kinds = {"bend", "park", "walk_together"} & set(a.act)
+                if not kinds:
+                    continue
+                assert (a.anom < 0).all() and a.role == ""
+                rows = rend.boxes[a.aid]
+                for act in kinds:
+                    seen[act] += sum(1 for t, *_ in rows if a.act[t - a.t0] == act)
+                # none of their pixels is in the anomaly mask (modal ids: where they are seen)
+                assert not (rend.mask.astype(bool) & (rend.ids == a.aid)).any()
+                if "park" in kinds:
+                    assert a.kind == "car" and not np.abs(a.tilt).any() and not any(a.damage)
+                    assert len({(x1, y1, x2, y2) for _, x1, y1, x2, y2, _ in rows}) == 1  # still all video
+                    assert scene.regions[rows[0][4] - 2, (rows[0][1] + rows[0][3]) // 2] == 6  # in a bay
+                if "walk_together" in kinds:
+                    b = next(x for x in agents if x.aid == a.attrs["companion"])
+                    assert b.attrs["companion"] == a.aid and b.t0 == a.t0
+                    assert np.hypot(a.x - b.x, a.y - b.y).max() < 8 * scene.scale  # side by side all along
+    assert seen["bend"] > 0 and seen["park"] > 0 and seen["walk_together"] > 0, seen
+    for act in ("bend", "walk_together"):
+        assert act in PERSON_VERBS and _verbs("person", ["walk", act], " to the left")
+    assert VEHICLE_VERBS["park"] == "is parked"
+
+
+def test_lookalike_config():
+    cfg = SynthConfig()
+    d = cfg.to_dict()
+    for k in ("bend_prob", "together_prob", "parked_prob", "bag_prob"):
+        assert 0 < d[k] <= 0.5  # on by default, at modest rates, and part of the request hash
+    assert SynthConfig.from_dict(d) == cfg
+    with pytest.raises(ConfigError, match="bend_prob"):
+        SynthConfig(bend_prob=1.5)
+
+
+def test_lookalike_text(root, ds):
+    """The fixture's agents of the new acts are worded in the activity text and the captions."""
+    from vadkit.data.synth import load_activity
+
+    words = {"bend": "bends down", "walk_together": "together with another person", "park": "is parked"}
+    found = Counter()
+    for v in ds.values():
+        objects = load_objects(root, v.video_id)
+        acts = set(objects.act[objects.anomalous == 0])
+        doc = json.dumps(load_activity(root, v.video_id))
+        for act, w in words.items():
+            if act in acts:
+                found[act] += 1
+                assert w in doc, (v.video_id, act)
+    assert sum(found.values()) > 0, "the fixture holds no look-alike at all"

@@ -14,7 +14,16 @@ World
   east/west, rear/front view for north/south), bicycle (two wheels, frame, pedalling rider).
   Per-video colour tint, slow illumination drift and per-frame sensor noise.
 * Normal: people walk the walkways (0.55-0.9 px/frame) or sit on the bench; cars drive in their
-  lane's direction (2.2-3.4 px/frame); bicycles ride the bike lane (1.3-1.9 px/frame).
+  lane's direction (2.2-3.4 px/frame); bicycles ride the bike lane (1.3-1.9 px/frame). Since generator
+  2.0 also the look-alikes of the anomalies' single-frame signatures (``SynthConfig.bend_prob``,
+  ``together_prob``, ``parked_prob``, ``bag_prob``): walkers who stop and bend down for 1-2 s, pairs
+  walking side by side, cars parked in the scene's parking bays, walkers carrying a bag.
+* Single-frame signatures (generator 2.0): every anomaly type whose real counterpart shows in one frame
+  shows in one frame here too, as a shape or pose: a runner leans forward in a long stride with bent
+  arms pumping, fighters face each other with fists raised above the shoulders, the snatched bag
+  changes hands (and the victim throws up both arms), collided cars stand askew (12-25 degrees) with
+  the hit end crushed, a faller lies on the ground. Wrong-way driving and loitering are defined by
+  motion and need time.
 * Anomalies (``ANOMALY_TYPES``), single-object: ``running``, ``wrong_way`` (car or bicycle against
   its lane), ``car_on_walkway``, ``falling`` (falls, lies, gets up), ``loitering`` (paces back and
   forth on one spot); interaction: ``fighting`` (two people, jittering contact, punches),
@@ -41,8 +50,10 @@ dominate the disk use; generator 1.1 stored uint8 ``.npy`` masks (the smoke set 
 masks; the pretraining corpus 2.6 GB).
 
 Versions: 1.2 keeps 1.1's frames, masks, boxes and text byte for byte (same plan, same random streams)
-and adds the instance maps, the ``act`` column and the activity ground truth; a root of another
-version is never reused (the version is part of the request hash that names cached roots).
+and adds the instance maps, the ``act`` column and the activity ground truth. 2.0 changes the frames
+(poses, collision damage, the look-alikes and their ``act`` values ``bend``, ``walk_together``,
+``park``, the parking bays in the background). A root of another version is never reused (the version
+is part of the request hash that names cached roots, and ``generate`` refuses a directory holding one).
 
 Example::
 

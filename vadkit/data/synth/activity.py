@@ -46,13 +46,14 @@ PERSON_VERBS = {
     "flee": "runs away{dir} carrying a bag", "robbed": "stands still after losing a bag",
     "cross": "crosses the road{dir}", "step_onto_road": "steps onto the road",
     "walk_on_road": "walks along the road{dir}", "leave_road": "steps off the road",
+    "bend": "stops and bends down", "walk_together": "walks{dir} together with another person",
 }
 VEHICLE_VERBS = {
     "drive": "drives{dir}", "ride": "rides{dir}", "drive_walkway": "drives{dir}", "crash": "crashes",
     "stopped": "stands still", "drive_away": "drives away slowly{dir}",
     "drive_wrong": "drives{dir} against the traffic", "ride_wrong": "rides{dir} against the traffic",
     "brake": "slows down{dir}", "wait": "stands still", "occupy": "stays parked",
-    "u_turn": "turns around across the road",
+    "u_turn": "turns around across the road", "park": "is parked",
 }
 
 
@@ -74,7 +75,7 @@ def _runs(acts: list[str]) -> list[str]:
 
 
 def _prep(place: str) -> str:
-    return ("in " if place in ("the bike lane", "the bench area") else "on ") + place
+    return ("in " if place in ("the bike lane", "the bench area", "the parking area") else "on ") + place
 
 
 def _verbs(kind: str, acts: list[str], direction: str) -> str:

@@ -144,7 +144,9 @@ def simulate_video(item: dict, seed: int, config: SynthConfig):
                   for l in scene.lanes}
         hard = (hard_negatives(ctx, speeds, config.stop_rate, config.crossing_rate)
                 if config.stop_rate > 0 or config.crossing_rate > 0 else [])
-        normal = hard + populate_normal(ctx, speeds, (config.pedestrian_rate, config.car_rate, config.bicycle_rate))
+        normal = hard + populate_normal(ctx, speeds, (config.pedestrian_rate, config.car_rate, config.bicycle_rate),
+                                        bend_prob=config.bend_prob, together_prob=config.together_prob,
+                                        parked_prob=config.parked_prob, bag_prob=config.bag_prob)
         for a in normal:
             a.compile(rng, scene.scale)
         agents = ev_agents + normal

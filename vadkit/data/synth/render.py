@@ -45,11 +45,11 @@ def _template(a: Agent, i: int, scale: float):
     q = a.__dict__.get("_q")
     if q is None:  # per-agent quantised pose parameters as Python ints (cheap per-frame lookups)
         q = ((a.phase * 8).astype(int) % 8).tolist(), np.rint(a.rot).astype(int).tolist(), a.facing.tolist(), \
-            a.carry.tolist()
+            a.carry.tolist(), np.rint(a.tilt).astype(int).tolist()
         a.__dict__["_q"] = q
-    phase_q, rot_q, facing, carry = q
+    phase_q, rot_q, facing, carry, tilt = q
     if a.kind == "car":
-        return car_template(a.heading[i], scale)
+        return car_template(a.heading[i], scale, tilt[i], a.damage[i])
     if a.kind == "bicycle":
         return bicycle_template(phase_q[i], facing[i], scale)
     pose = a.pose[i]

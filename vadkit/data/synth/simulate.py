@@ -9,6 +9,10 @@ Normal behaviour (the only thing normal videos contain):
 
 * people walk along the scene's routes (walkways) at 0.55-0.9 px/frame (x scale), both directions;
 * people sit on the bench;
+* look-alikes of the anomalies' single-frame signatures (generator 2.0, ``SynthConfig.bend_prob``,
+  ``together_prob``, ``parked_prob``, ``bag_prob``): walkers who stop for 1-2 s and bend down (``bend``),
+  pairs of walkers side by side at one speed (``walk_together``), cars parked in the parking bays for the
+  whole video (``park``), walkers carrying a bag;
 * cars drive in their lane, in the lane's direction, 2.2-3.4 px/frame; every car of a lane shares
   the lane's speed, so cars never run into each other;
 * bicycles ride on the bike lane in its direction at 1.3-1.9 px/frame.
@@ -52,6 +56,8 @@ class Chunk:
     rot: tuple[float, float] = (0.0, 0.0)  # fall angle (quantised steps) at start and end of chunk
     carry: bool = False
     jitter: float = 0.0
+    tilt: tuple[float, float] = (0.0, 0.0)  # a collided car's askew angle (degrees) at start and end of chunk
+    damage: str = ""  # a collided car's crushed end: "front", "rear" or "" (intact)
     phase_rate: float | None = None
 
 
@@ -78,6 +84,8 @@ class Agent:
     heading: list | None = None
     facing: np.ndarray | None = None
     carry: np.ndarray | None = None
+    tilt: np.ndarray | None = None
+    damage: list | None = None
     role: str = ""  # text role in an event ("runner", "thief", "victim", ...)
 
     def add(self, n, vx=0.0, vy=0.0, pose="walk", act="walk", **kw) -> "Agent":
@@ -119,6 +127,8 @@ class Agent:
         self.heading = [c.heading for c in self.chunks for _ in range(c.n)]
         self.facing = np.concatenate([np.full(c.n, c.facing, np.int8) for c in self.chunks])
         self.carry = np.concatenate([np.full(c.n, c.carry) for c in self.chunks])
+        self.tilt = np.concatenate([np.linspace(c.tilt[0], c.tilt[1], c.n) for c in self.chunks])
+        self.damage = [c.damage for c in self.chunks for _ in range(c.n)]
         self.anom = np.concatenate([np.full(c.n, c.anom, np.int16) for c in self.chunks])
 
     def at(self, t: int) -> int | None:
@@ -253,8 +263,26 @@ def bike_lane(scene: Scene):
 # ----------------------------------------------------------------------------------------------
 # normal population
 # ----------------------------------------------------------------------------------------------
-def populate_normal(ctx: Ctx, lane_speeds: dict, density: tuple[float, float, float]) -> list[Agent]:
-    """Normal agents over the whole video, avoiding reserved resources."""
+def _visible_span(scene: Scene, route, margin: float) -> tuple[float, float]:
+    """Arc-length range of ``route`` whose points lie at least ``margin`` px inside the frame (coarse)."""
+    L = polyline_length(route)
+    ok = [t for t in np.linspace(0, L, 60)
+          if margin <= point_at(route, t)[0] <= scene.width - margin
+          and margin <= point_at(route, t)[1] <= scene.height - margin]
+    return (min(ok), max(ok)) if ok else (0.0, L)
+
+
+def populate_normal(ctx: Ctx, lane_speeds: dict, density: tuple[float, float, float], *, bend_prob: float = 0.0,
+                    together_prob: float = 0.0, parked_prob: float = 0.0, bag_prob: float = 0.0) -> list[Agent]:
+    """Normal agents over the whole video, avoiding reserved resources.
+
+    Besides plain walkers, sitters and traffic, the look-alikes of the anomalies' single-frame signatures
+    (so a detector must read pose and shape, not "someone stands still" or "two people are close"):
+    ``bend_prob`` of the walkers stop once inside the frame and bend down for 1-2 s (act ``bend``) before
+    walking on; ``together_prob`` of the others walk with a companion side by side at the same speed (both
+    act ``walk_together``); each parking bay holds a parked car with chance ``parked_prob`` (act ``park``,
+    upright and intact, the whole video); ``bag_prob`` of the walkers carry a bag.
+    """
     sc, rng, T, s = ctx.scene, ctx.rng, ctx.T, ctx.s
     ped_rate, car_rate, bike_rate = density
     agents: list[Agent] = []
@@ -262,14 +290,48 @@ def populate_normal(ctx: Ctx, lane_speeds: dict, density: tuple[float, float, fl
     for route in sc.routes:
         res = route_resources(sc, route)
         L = polyline_length(route)
+        span = None
         for _ in range(rng.poisson(ped_rate * (T + L / (NORMAL_WALK[0] * s)))):
             speed = rng.uniform(*NORMAL_WALK) * s
             dur = L / speed
             t0 = int(rng.uniform(-dur, T))
-            if not ctx.is_free(res, t0, t0 + dur):
+            bend = bend_prob > 0 and rng.uniform() < bend_prob
+            n_bend = int(rng.integers(int(ctx.fps), int(2 * ctx.fps) + 1)) if bend else 0
+            if not ctx.is_free(res, t0, t0 + dur + n_bend):
                 continue
+            carry = bag_prob > 0 and bool(rng.uniform() < bag_prob)
             a = ctx.new("person", t0, *route[0])
-            walk_polyline(a, route, 0, L, speed, pose="walk", act="walk")
+            if bend:
+                span = span or _visible_span(sc, route, 14 * s)
+                s_b = rng.uniform(*span)
+                walk_polyline(a, route, 0, s_b, speed, pose="walk", act="walk", carry=carry)
+                a.add(n_bend, pose="bend", act="bend", facing=last_facing(a), phase_rate=0.0, carry=carry)
+                walk_polyline(a, route, s_b, L, speed, pose="walk", act="walk", carry=carry)
+                agents.append(a)
+                continue
+            together = together_prob > 0 and rng.uniform() < together_prob
+            act = "walk_together" if together else "walk"
+            walk_polyline(a, route, 0, L, speed, pose="walk", act=act, carry=carry)
+            agents.append(a)
+            if together:  # the companion: the same route shifted beside the first walker, same start and speed
+                (xa, ya), (xb, yb) = route[0], route[1]
+                sgn = [float(v) for v in rng.choice([-1, 1], 2)]
+                if abs(yb - ya) < abs(xb - xa):  # along a horizontal walkway "beside" is nearer/farther in depth
+                    ox, oy = sgn[0] * rng.uniform(3.5, 5.0) * s, sgn[1] * rng.uniform(2.0, 3.0) * s
+                else:
+                    ox, oy = sgn[0] * rng.uniform(4.0, 5.5) * s, rng.uniform(-2.0, 2.0) * s
+                shifted = [(x + ox, y + oy) for x, y in route]
+                b = ctx.new("person", t0, *shifted[0])
+                walk_polyline(b, shifted, 0, L, speed, pose="walk", act="walk_together",
+                              carry=bool(rng.uniform() < bag_prob))
+                a.attrs["companion"], b.attrs["companion"] = b.aid, a.aid
+                agents.append(b)
+    # parked cars: upright, intact and still for the whole video, in bays off every lane and route
+    for x, y, heading in sc.parking:
+        if parked_prob > 0 and rng.uniform() < parked_prob:
+            a = ctx.new("car", -5, x, y)
+            a.add(T + 10, pose="park", act="park", heading=heading, facing=-1 if heading == "W" else 1,
+                  phase_rate=0.0)
             agents.append(a)
     # bench sitters (stationary the whole video)
     bx0, by0, bx1, by1 = sc.bench
@@ -322,6 +384,8 @@ def _horizontal_routes(ctx: Ctx):
 
 
 def ev_running(ctx: Ctx, ts: int, k: int):
+    """A walker breaks into a run. Single-frame signature: the ``run`` pose (forward lean, long stride with
+    the swinging knee folded, bent arms pumping), besides the speed."""
     rng, s = ctx.rng, ctx.s
     route = ctx.scene.routes[rng.integers(len(ctx.scene.routes))]
     L = polyline_length(route)
@@ -376,6 +440,9 @@ def ev_car_on_walkway(ctx: Ctx, ts: int, k: int):
 
 
 def ev_falling(ctx: Ctx, ts: int, k: int):
+    """A walker falls, lies on the ground and gets up. Single-frame signature: the body tipped over and then
+    lying flat (``rot`` 0 -> 6, 15-degree steps); the normal look-alike is the ``bend`` pose, a walker bent
+    down at the hips with the feet still under the body."""
     rng, s = ctx.rng, ctx.s
     route = ctx.scene.routes[rng.integers(len(ctx.scene.routes))]
     L = polyline_length(route)
@@ -430,12 +497,18 @@ def ev_loitering(ctx: Ctx, ts: int, k: int):
 
 
 def ev_fighting(ctx: Ctx, ts: int, k: int):
+    """Two people walk up to each other and fight, then split up.
+
+    Single-frame signature: both stand facing each other a punch's length apart in the ``fight`` pose (fists
+    raised above the shoulders, one punching, one guarding), jittering; normal pairs walk side by side
+    (``walk_together``) with their arms down.
+    """
     rng, s, sc = ctx.rng, ctx.s, ctx.scene
     routes = _horizontal_routes(ctx)
     route = routes[rng.integers(len(routes))]
     y = route[0][1]
     xm = rng.uniform(0.3, 0.7) * sc.width
-    gap = 3.5 * s
+    gap = 5.0 * s  # half the distance between the fighters: close enough to punch, apart enough to see the arms
     walk = rng.uniform(*NORMAL_WALK) * s
     fight_n = ctx.dur(45, 90)
     agents = []
@@ -459,7 +532,45 @@ def ev_fighting(ctx: Ctx, ts: int, k: int):
     return agents, {"x": xm, "y": y, "route": route}
 
 
+def _askew(rng: np.random.Generator, damage: str) -> float:
+    """A collided car's final askew angle: 12-25 degrees (whole degrees: the template cache), the crushed end
+    lifted (nose up for a crushed front, tail up for a crushed rear), which makes the tilt plain to see."""
+    return float(round(rng.uniform(12, 25))) * (1.0 if damage == "front" else -1.0)
+
+
+SETTLE_N = 4  # frames a collided car takes to swing askew (and to straighten again when it drives off)
+
+
+def _crash_hold(car: Agent, n: int, k: int, d: int, tilt: float, damage: str) -> None:
+    """Append ``n`` frames of a car stopped dead by an impact: it swings askew over :data:`SETTLE_N` frames,
+    crushed at its ``damage`` end, then stands still askew."""
+    hd = "E" if d > 0 else "W"
+    car.add(SETTLE_N, 0, 0, pose="drive", act="crash", anom=k, heading=hd, facing=d, tilt=(0.0, tilt), damage=damage)
+    car.add(n - SETTLE_N, 0, 0, pose="drive", act="crash", anom=k, heading=hd, facing=d, tilt=(tilt, tilt),
+            damage=damage)
+
+
+def _drive_off(car: Agent, W: float, Lc: float, d: int, k: int, tilt: float, damage: str, s: float) -> None:
+    """Append a collided car limping out of the frame: it straightens up, still crushed, still anomalous."""
+    hd = "E" if d > 0 else "W"
+    v = 1.6 * s
+    car.add(SETTLE_N, d * v, 0, pose="drive", act="drive_away", anom=k, heading=hd, facing=d, tilt=(tilt, 0.0),
+            damage=damage)
+    xe, _ = car.end_xy()
+    x_exit = W + Lc if d > 0 else -Lc
+    car.add(abs(x_exit - xe) / v, d * v, 0, pose="drive", act="drive_away", anom=k, heading=hd, facing=d,
+            damage=damage)
+
+
 def ev_collision(ctx: Ctx, ts: int, k: int):
+    """A rear-end crash of two cars, or a car hitting a jaywalking person.
+
+    Single-frame signature: after the impact every collided car stands askew (12-25 degrees, drawn per car
+    from the event's rng) with its hit end crushed (``Chunk.tilt``/``damage``, drawn by
+    :func:`~vadkit.data.synth.world.car_template`): the car in front at its rear, the car behind (and a car
+    that hits a person) at its front; a hit person lies on the ground. Damage stays while the cars limp
+    away (straightened), all of it inside the anomalous frames.
+    """
     rng, s, sc = ctx.rng, ctx.s, ctx.scene
     W = sc.width
     lane = road_lanes(sc)[rng.integers(2)]
@@ -477,21 +588,21 @@ def ev_collision(ctx: Ctx, ts: int, k: int):
         nA = abs(xc + d * Lc / 2 - xA_enter) / vA
         A = ctx.new("car", ts - nA, xA_enter, lane.y)
         A.add(nA, d * vA, 0, pose="drive", act="drive", heading="E" if d > 0 else "W", facing=d)
-        A.add(4, d * 0.5 * s, 0, pose="drive", act="crash", anom=k, heading="E" if d > 0 else "W", facing=d)
-        A.add(stop_n, 0, 0, pose="drive", act="stopped", anom=k, heading="E" if d > 0 else "W", facing=d)
+        tA, tB = _askew(rng, "rear"), _askew(rng, "front")
+        # the car in front is pushed on a little, crushed at the rear; the car behind stops dead, crushed at the front
+        A.add(SETTLE_N, d * 0.5 * s, 0, pose="drive", act="crash", anom=k, heading="E" if d > 0 else "W", facing=d,
+              tilt=(0.0, tA), damage="rear")
+        A.add(stop_n, 0, 0, pose="drive", act="stopped", anom=k, heading="E" if d > 0 else "W", facing=d,
+              tilt=(tA, tA), damage="rear")
         xB_enter = -Lc if d > 0 else W + Lc
         xB_hit = xc - d * Lc / 2
         nB = abs(xB_hit - xB_enter) / vB
         B = ctx.new("car", ts - nB, xB_enter, lane.y)
         B.add(nB, d * vB, 0, pose="drive", act="drive", heading="E" if d > 0 else "W", facing=d)
-        B.add(4 + stop_n, 0, 0, pose="drive", act="crash", anom=k, heading="E" if d > 0 else "W", facing=d)
+        _crash_hold(B, SETTLE_N + stop_n, k, d, tB, "front")
         # then both limp away slowly (still part of the incident until they leave)
-        for car, x_now in ((A, None), (B, None)):
-            xe, _ = car.end_xy()
-            x_exit = W + Lc if d > 0 else -Lc
-            n = abs(x_exit - xe) / (1.6 * s)
-            car.add(n, d * 1.6 * s, 0, pose="drive", act="drive_away", anom=k, heading="E" if d > 0 else "W",
-                    facing=d)
+        for car, tilt, dmg in ((A, tA, "rear"), (B, tB, "front")):
+            _drive_off(car, W, Lc, d, k, tilt, dmg, s)
         A.role, B.role = "car in front", "car behind"
         agents = [A, B]
         debris_at = (xc, lane.y - 1 * s)
@@ -521,11 +632,9 @@ def ev_collision(ctx: Ctx, ts: int, k: int):
         nC = abs(x_hit - x_enter) / vB
         C = ctx.new("car", ts - nC, x_enter, lane.y)
         C.add(nC, d * vB, 0, pose="drive", act="drive", heading="E" if d > 0 else "W", facing=d)
-        C.add(6 + stop_n, 0, 0, pose="drive", act="crash", anom=k, heading="E" if d > 0 else "W", facing=d)
-        xe = C.end_xy()[0]
-        x_exit = W + Lc if d > 0 else -Lc
-        C.add(abs(x_exit - xe) / (1.6 * s), d * 1.6 * s, 0, pose="drive", act="drive_away", anom=k,
-              heading="E" if d > 0 else "W", facing=d)
+        tC = _askew(rng, "front")
+        _crash_hold(C, 6 + stop_n, k, d, tC, "front")
+        _drive_off(C, W, Lc, d, k, tC, "front", s)
         P.role, C.role = "pedestrian", "car"
         agents = [C, P]
         debris_at = (xc - d * 3 * s, lane.y - 2 * s)
@@ -541,6 +650,14 @@ def ev_collision(ctx: Ctx, ts: int, k: int):
 
 
 def ev_theft(ctx: Ctx, ts: int, k: int):
+    """A thief comes up behind a walker, snatches the bag and runs off with it.
+
+    Single-frame signature: the bag changes hands. The victim carries it until the snatch; during the
+    snatch the thief reaches for it (``grab``) and then holds it in the reaching hand; the thief flees in
+    the running stride with the bag, and the victim, empty-handed, throws up both arms (``alarm``).
+    Normal walkers carry bags too (``SynthConfig.bag_prob``), so it is the hand-over, not the bag, that
+    tells.
+    """
     rng, s, sc = ctx.rng, ctx.s, ctx.scene
     routes = _horizontal_routes(ctx)
     route = routes[rng.integers(len(routes))]
@@ -556,10 +673,12 @@ def ev_theft(ctx: Ctx, ts: int, k: int):
     Tf = ctx.new("person", ts - nT, xa, y + 1 * s)
     Tf.add(max(nT - 18, 1), d * vT, 0, pose="walk", act="walk", facing=d)
     Tf.add(18, d * vT, 0, pose="walk", act="approach", anom=k, facing=d)
-    grab_n = int(rng.integers(3, 6))
+    reach_n, hold_n = int(rng.integers(2, 4)), int(rng.integers(3, 5))
     # snatch: thief reaches out, the bag changes hands, thief runs off ahead of the victim
-    Tf.add(grab_n, d * 0.3 * s, 0, pose="grab", act="snatch", anom=k, facing=d)
-    V.add(grab_n, 0, 0, pose="stand", act="robbed", anom=k, facing=d, carry=True, phase_rate=0.0)
+    Tf.add(reach_n, d * 0.3 * s, 0, pose="grab", act="snatch", anom=k, facing=d)
+    Tf.add(hold_n, d * 0.3 * s, 0, pose="grab", act="snatch", anom=k, facing=d, carry=True)
+    V.add(reach_n, 0, 0, pose="stand", act="robbed", anom=k, facing=d, carry=True, phase_rate=0.0)
+    V.add(hold_n, 0, 0, pose="alarm", act="robbed", anom=k, facing=d, phase_rate=0.0)
     run = rng.uniform(*RUN_SPEED) * s
     x_now = Tf.end_xy()[0]
     x_exit = sc.width + 14 * s if d > 0 else -14 * s

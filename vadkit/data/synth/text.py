@@ -22,6 +22,7 @@ from vadkit.data.synth.world import (
     REGION_BENCH,
     REGION_BIKE,
     REGION_GRASS,
+    REGION_PARKING,
     REGION_RESTRICTED,
     REGION_ROAD,
     Scene,
@@ -71,6 +72,8 @@ def place_name(scene: Scene, x: float, y: float) -> str:
         return f"the {scene.restricted_name}"
     if r == REGION_BENCH:
         return "the bench area"
+    if r == REGION_PARKING:
+        return "the parking area"
     if r == REGION_GRASS:
         best = min(scene.walkways, key=lambda w: _rect_dist(w.rect, x, y))
         return f"the {best.name}" if _rect_dist(best.rect, x, y) < 6 * scene.scale else "the grass"
@@ -268,6 +271,12 @@ def _background_phrase(counts: Counter, rng) -> str:
     if counts["stop"]:  # only in roots with context types or their hard negatives
         n = counts["stop"]
         parts.append(f"{NUM.get(n, 'several')} {'car waits' if n == 1 else 'cars wait'} in its lane")
+    if counts["bend"]:  # generator 2.0's look-alikes: they name what a single frame shows
+        n = counts["bend"]
+        parts.append(f"{NUM.get(n, 'several')} {'person bends' if n == 1 else 'people bend'} down on the walkway")
+    if counts["park"]:
+        n = counts["park"]
+        parts.append(f"{NUM.get(n, 'several')} {'car is' if n == 1 else 'cars are'} parked in the parking area")
     if counts["cross"]:
         n = counts["cross"]
         parts.append(f"{NUM.get(n, 'several')} {'person crosses' if n == 1 else 'people cross'} the road")
@@ -299,7 +308,8 @@ def captions(scene: Scene, agents: list[Agent], events: list[dict], T: int, fps:
             act = a.act[i]
             key = {"walk": "walk", "sit": "sit", "drive": "drive", "ride": "ride", "jaywalk": "walk",
                    "approached": "walk", "robbed": "walk", "limp": "walk", "brake": "stop", "wait": "stop",
-                   "cross": "cross", "step_onto_road": "cross", "walk_on_road": "cross"}.get(act)
+                   "cross": "cross", "step_onto_road": "cross", "walk_on_road": "cross", "bend": "bend",
+                   "walk_together": "walk", "park": "park"}.get(act)
             if key:
                 counts[key] += 1
         ev_parts = tuple(event_phrase(scene, ev, ev["agents"], mid) for ev in active)

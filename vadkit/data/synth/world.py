@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-GENERATOR_VERSION = "1.2.0"
+GENERATOR_VERSION = "2.0.0"
 
 SINGLE_OBJECT_TYPES: tuple[str, ...] = ("running", "wrong_way", "car_on_walkway", "falling", "loitering")
 INTERACTION_TYPES: tuple[str, ...] = ("fighting", "collision", "theft")
@@ -88,6 +88,14 @@ class SynthConfig:
     # lane for 1-2.5 s and drive on; people who cross the road at a right angle
     stop_rate: float = 0.0  # arrivals per frame per road lane
     crossing_rate: float = 0.0  # arrivals per frame
+    # normal look-alikes of the single-frame anomaly signatures (added in 2.0, on in the default world): a
+    # walker who stops for 1-2 s and bends down (looks like a fall in progress), a walker with a companion
+    # side by side (looks like an interacting pair), a parked car in a parking bay (looks like a stopped
+    # car), a walker carrying a bag (so a bag alone does not mean theft)
+    bend_prob: float = 0.12  # share of walkers who stop once and bend down
+    together_prob: float = 0.15  # share of walkers who walk with a companion
+    parked_prob: float = 0.35  # chance that a parking bay holds a parked car (per bay and video)
+    bag_prob: float = 0.2  # share of walkers who carry a bag
 
     def __post_init__(self) -> None:
         from vadkit.errors import ConfigError
@@ -104,8 +112,9 @@ class SynthConfig:
             raise ConfigError(
                 f"SynthConfig: need 24 <= min_frames <= max_frames, got {self.min_frames}, {self.max_frames}"
             )
-        if not 0.0 <= self.abnormal_fraction <= 1.0:
-            raise ConfigError(f"SynthConfig.abnormal_fraction must be in [0, 1], got {self.abnormal_fraction}")
+        for name in ("abnormal_fraction", "bend_prob", "together_prob", "parked_prob", "bag_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"SynthConfig.{name} must be in [0, 1], got {getattr(self, name)}")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -127,6 +136,7 @@ class SynthConfig:
 # Part labels and colour names
 # ----------------------------------------------------------------------------------------------
 SKIN, HAIR, SHIRT, TROUSERS, SHOES, ITEM, BODY, WINDOW, TYRE, HUB, HEADLIGHT, TAILLIGHT, FRAME, PLATE = range(1, 15)
+DAMAGE = 15  # crumpled metal of a collided car (its palette colour is a dark shade of the paint)
 N_PARTS = 16
 SHADOW = 255
 
@@ -175,6 +185,9 @@ def car_palette(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     pal[HEADLIGHT] = (255, 245, 190)
     pal[TAILLIGHT] = (220, 20, 20)
     pal[PLATE] = (240, 240, 240)
+    # crumpled metal: a dark shade of light paint, bare scraped grey under dark paint (visible on every colour);
+    # no draw from rng, so the palette streams stay as they were
+    pal[DAMAGE] = (0.35 * pal[BODY] + 20) if pal[BODY].mean() > 90 else (105, 100, 95)
     return pal, {"colour": colour}
 
 
@@ -227,10 +240,14 @@ class Scene:
     restricted_name: str
     road: tuple[float, float]  # y0, y1 of the carriageway
     trees: list[tuple[float, float, float]] = field(default_factory=list)
+    #: parking spots ``(x, y, heading)`` (anchor of a parked car: bottom centre) and the bays' rects; they
+    #: lie off every lane and route, so a parked car blocks nobody
+    parking: list[tuple[float, float, str]] = field(default_factory=list)
+    parking_bays: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
-REGION_GRASS, REGION_WALKWAY, REGION_ROAD, REGION_BIKE, REGION_RESTRICTED, REGION_BENCH = range(6)
-REGION_NAMES = ("grass", "walkway", "road", "bike lane", "restricted zone", "bench area")
+REGION_GRASS, REGION_WALKWAY, REGION_ROAD, REGION_BIKE, REGION_RESTRICTED, REGION_BENCH, REGION_PARKING = range(7)
+REGION_NAMES = ("grass", "walkway", "road", "bike lane", "restricted zone", "bench area", "parking area")
 
 
 def _layout(name: str) -> dict:
@@ -248,6 +265,7 @@ def _layout(name: str) -> dict:
                     [(-12, 50), (73, 50), (73, -20)]],
             bench=(20, 104, 46, 117), restricted=(108, 103, 152, 118), restricted_name="construction site",
             trees=[(25, 15, 9), (125, 18, 11), (150, 8, 7)],
+            parking=[(64, 116, "E"), (92, 116, "W")], parking_bays=[(49, 102, 107, 119)],
         )
     if name == "plaza":
         return dict(
@@ -263,6 +281,7 @@ def _layout(name: str) -> dict:
                     [(-12, 110), (135, 110), (135, 57), (172, 57)]],
             bench=(104, 74, 124, 86), restricted=(52, 70, 98, 95), restricted_name="fountain enclosure",
             trees=[],
+            parking=[(11, 97, "N"), (151, 97, "S")], parking_bays=[(1, 79, 21, 99), (143, 79, 159, 99)],
         )
     if name == "park":
         return dict(
@@ -275,6 +294,7 @@ def _layout(name: str) -> dict:
                     [(-12, 67), (103, 67), (103, -20)], [(105, -20), (105, 66), (172, 66)]],
             bench=(122, 44, 146, 56), restricted=(12, 18, 58, 50), restricted_name="fenced pond",
             trees=[(80, 20, 10), (145, 20, 9), (70, 82, 7), (20, 80, 8)],
+            parking=[(108, 85, "E"), (137, 85, "W")], parking_bays=[(92, 71, 153, 87)],
         )
     if name == "campus":
         return dict(
@@ -289,6 +309,7 @@ def _layout(name: str) -> dict:
                     [(172, 51), (125, 51), (125, 135)]],
             bench=(136, 64, 156, 78), restricted=(56, 70, 104, 112), restricted_name="restricted lawn",
             trees=[(12, 80, 8), (150, 100, 9)],
+            parking=[(13, 113, "E"), (48, 104, "N")], parking_bays=[(0, 97, 28, 116), (41, 87, 55, 106)],
         )
     raise KeyError(name)
 
@@ -316,6 +337,8 @@ def make_scene(name: str, width: int, height: int) -> Scene:
     fill((0, lay["bike"][0], 160, lay["bike"][1]), REGION_BIKE)
     fill(lay["restricted"], REGION_RESTRICTED)
     fill(lay["bench"], REGION_BENCH)
+    for r in lay["parking_bays"]:
+        fill(r, REGION_PARKING)
     lanes = [Lane(l.name, l.y * sy, l.direction, l.kind) for l in lay["lanes"]]
     routes = [[(x * sx, y * sy) for x, y in r] for r in lay["routes"]]
     return Scene(
@@ -323,6 +346,7 @@ def make_scene(name: str, width: int, height: int) -> Scene:
         routes=routes, bench=R(lay["bench"]), restricted=R(lay["restricted"]),
         restricted_name=lay["restricted_name"], road=(lay["road"][0] * sy, lay["road"][1] * sy),
         trees=[(x * sx, y * sy, r * sy) for x, y, r in lay["trees"]],
+        parking=[(x * sx, y * sy, h) for x, y, h in lay["parking"]], parking_bays=[R(r) for r in lay["parking_bays"]],
     )
 
 
@@ -360,8 +384,9 @@ def scene_background(name: str, width: int, height: int) -> np.ndarray:
     else:
         inner = np.array([95, 150, 70], np.float32) + 8 * low + 6 * speck  # lawn
     bench_bg = pave
+    parking = np.array([88, 88, 92], np.float32) + 4 * low + 8 * speck
     for val, tex in ((REGION_GRASS, grass), (REGION_WALKWAY, pave), (REGION_ROAD, asphalt), (REGION_BIKE, bike),
-                     (REGION_RESTRICTED, inner), (REGION_BENCH, bench_bg)):
+                     (REGION_RESTRICTED, inner), (REGION_BENCH, bench_bg), (REGION_PARKING, parking)):
         m = reg == val
         img[m] = np.broadcast_to(tex, img.shape)[m]
     # road markings: dashed centre line and solid edge lines
@@ -373,6 +398,15 @@ def scene_background(name: str, width: int, height: int) -> np.ndarray:
     for ye in (int(round(y0)) + t, int(round(y1)) - 2 * t):
         if 0 <= ye < H:
             img[ye : ye + t, :] = (210, 210, 205)
+    # parking bays: a white line at each spot's sides (side-view spots) or below it (rear/front-view spots)
+    for px, py, hd in sc.parking:
+        if hd in ("E", "W"):
+            for xe in (px - 15 * sc.scale, px + 15 * sc.scale):
+                xi = round(xe)
+                img[int(py - 13 * sc.scale) : int(py + 2 * sc.scale), max(xi, 0) : xi + t] = (215, 215, 210)
+        else:
+            yi = round(py + 1.5 * sc.scale)
+            img[yi : yi + t, int(px - 8 * sc.scale) : int(px + 8 * sc.scale)] = (215, 215, 210)
     # restricted zone: yellow/black hatched fence
     rx0, ry0, rx1, ry1 = (int(round(v)) for v in sc.restricted)
     b = max(int(round(2 * sc.scale)), 1)
@@ -477,63 +511,140 @@ def _finish(cv: _Canvas, key, shadow: tuple[float, float] | None) -> Template:
                     (lab == SHADOW)[..., None], (bys, bxs), tuple(np.nonzero(lab == SHADOW)))
 
 
-def _skeleton(cv: _Canvas, hp: float, pose: str, phase: float, facing: int, carry: bool) -> None:
-    """Draw a person (feet at local (0, 0), height ``hp``) in ``pose`` at walk/run ``phase`` in [0, 1)."""
+def _limb(root, length: float, angle: float, f: int):
+    """End point of a segment of ``length`` from ``root`` at ``angle`` rad from straight down, positive
+    towards the facing side ``f`` (so 1.57 is straight forward and 3.14 straight up)."""
+    return (root[0] + length * math.sin(angle) * f, root[1] - length * math.cos(angle))
+
+
+def person_joints(hp: float, pose: str, phase: float, facing: int) -> dict:
+    """Joint positions of a person of height ``hp`` in local coordinates (feet at ``(0, 0)``, ``y`` up).
+
+    Returns ``{"hip", "neck", "head", "legs": [(hip, knee, foot), ...], "arms": [(shoulder, elbow, hand),
+    ...]}``. The poses, and the single-frame signature each one is for:
+
+    * ``walk``: straight legs swinging +-0.45 rad, arms swinging opposite; upright.
+    * ``run``: a sprinter's stride, so one frame tells running from walking: torso leaning forward by 0.2
+      ``hp`` at the neck, thighs swinging +-0.75 rad with the swinging leg's knee folded (the foot tucked up
+      behind), arms bent about 90 degrees at the elbow and pumping opposite to the legs.
+    * ``fight``: a boxer's stance facing the opponent: wide legs, both fists raised above the shoulders,
+      one arm punching straight forward while the other guards the face (they swap with the phase).
+    * ``grab``: leaning in with one arm reaching straight forward (the snatch).
+    * ``alarm``: both arms thrown up above the head (a robbed victim).
+    * ``bend``: stopped and bent forward at the hips by 70 degrees with the arms hanging to the ground
+      (picking something up, tying a shoe): a normal pose that in one frame looks like a fall half-way.
+    * ``sit``: seated on the bench (thighs forward, shins down).
+    * ``stand`` (and anything else): upright, arms by the sides.
+    """
     f = facing
-    s = math.sin(2 * math.pi * phase)
-    amp_leg = {"walk": 0.45, "run": 0.85}.get(pose, 0.0)
-    lean = {"run": 0.10, "fight": 0.06, "grab": 0.10}.get(pose, 0.0) * hp * f
-    hip = (0.0, 0.47 * hp)
-    neck = (lean, 0.80 * hp)
+    th = 2 * math.pi * phase
+    s = math.sin(th)
     L = 0.47 * hp
-    if pose == "sit":
+    hip = (0.0, 0.47 * hp)
+    neck = (0.0, 0.80 * hp)
+    legs, arms = [], []
+
+    def straight_leg(a, root=None):
+        r = hip if root is None else root
+        return (r, _limb(r, L / 2, a, f), _limb(r, L, a, f))
+
+    if pose == "run":
+        thighs = [0.75 * math.sin(th), 0.75 * math.sin(th + math.pi)]
+        folds = [0.35 + 1.3 * max(0.0, math.cos(th)), 0.35 + 1.3 * max(0.0, math.cos(th + math.pi))]
+        drops = [0.5 * L * (math.cos(a) + math.cos(a - b)) for a, b in zip(thighs, folds)]
+        hip = (0.0, max(drops))  # the lowest foot stays on the ground: the body bobs with the stride
+        for a, b in zip(thighs, folds):
+            knee = _limb(hip, L / 2, a, f)
+            legs.append((hip, knee, _limb(knee, L / 2, a - b, f)))
+        neck = (0.2 * hp * f, hip[1] + 0.31 * hp)
+    elif pose == "sit":
         hip = (0.0, 0.30 * hp)
         neck = (0.0, 0.63 * hp)
         knee = (0.22 * hp * f, 0.30 * hp)
         for dx in (-0.02 * hp, 0.02 * hp):
-            cv.capsule((hip[0] + dx, hip[1]), (knee[0] + dx, knee[1]), 0.07 * hp, TROUSERS)
-            cv.capsule((knee[0] + dx, knee[1]), (knee[0] + dx, 0.03 * hp), 0.065 * hp, TROUSERS)
-            cv.capsule((knee[0] + dx + 0.03 * hp * f, 0.02 * hp), (knee[0] + dx + 0.07 * hp * f, 0.02 * hp),
-                       0.045 * hp, SHOES)
+            legs.append(((hip[0] + dx, hip[1]), (knee[0] + dx, knee[1]), (knee[0] + dx, 0.03 * hp)))
+    elif pose == "bend":
+        hip = (-0.07 * hp * f, 0.45 * hp)
+        for a in (0.12, -0.08):  # feet under the hips, knees slightly bent
+            knee = _limb(hip, L / 2, a + 0.15, f)
+            legs.append((hip, knee, (hip[0] + L * math.sin(a) * f, 0.0)))
+        neck = _limb(hip, 0.33 * hp, math.pi - math.radians(70), f)
     else:
         if pose == "fight":
             angles = (0.3, -0.3)
-        elif pose in ("walk", "run"):
-            angles = (amp_leg * s, -amp_leg * s)
+        elif pose == "walk":
+            angles = (0.45 * s, -0.45 * s)
         else:
             angles = (0.08, -0.08)
-        for a in angles:
-            foot = (hip[0] + L * math.sin(a) * f, hip[1] - L * math.cos(a))
-            cv.capsule(hip, foot, 0.065 * hp, TROUSERS)
-            cv.capsule(foot, (foot[0] + 0.06 * hp * f, foot[1] + 0.01 * hp), 0.045 * hp, SHOES)
-    cv.capsule(hip, neck, 0.12 * hp, SHIRT)  # torso
-    head = (neck[0] + 0.02 * hp * f, neck[1] + 0.12 * hp)
-    cv.ellipse(head, 0.085 * hp, 0.095 * hp, SKIN)
-    hair = cv.ellipse(head, 0.09 * hp, 0.10 * hp, 0, mask_only=True) & (cv.py > head[1] + 0.02 * hp)
-    cv.lab[hair] = HAIR
-    sh = (neck[0], neck[1] - 0.05 * hp)
-    la = 0.33 * hp
-    if pose in ("walk", "run"):
-        arm_angles = (-0.8 * amp_leg * s, 0.8 * amp_leg * s)
-    elif pose == "fight":  # alternating punches towards the opponent
-        arm_angles = (1.5 if s > 0 else 0.6, 0.6 if s > 0 else 1.5)
-    elif pose == "grab":
-        arm_angles = (1.45, 0.3)
-    elif pose == "alarm":
-        arm_angles = (2.7, -2.7 * 0 + 2.5)
-    elif pose == "sit":
-        arm_angles = (0.5, 0.4)
+        legs = [straight_leg(a) for a in angles]
+        lean = {"fight": 0.08, "grab": 0.10}.get(pose, 0.0) * hp * f
+        neck = (lean, 0.80 * hp)
+    # head: continues the torso line (hanging forward and down when bent)
+    tx, ty = neck[0] - hip[0], neck[1] - hip[1]
+    tl = math.hypot(tx, ty)
+    if pose == "bend":
+        head = (neck[0] + 0.11 * hp * f, neck[1] - 0.01 * hp)
     else:
-        arm_angles = (0.12, -0.12)
+        head = (neck[0] + 0.12 * hp * tx / tl + 0.02 * hp * f, neck[1] + 0.12 * hp * ty / tl)
+    sh = (neck[0] - 0.05 * hp * tx / tl, neck[1] - 0.05 * hp * ty / tl)
+    la = 0.33 * hp
+    if pose == "run":  # bent arms pumping opposite to the legs: upper arm +-0.9 rad, forearm 1.5 rad further
+        for u in (-0.9 * s, 0.9 * s):
+            elbow = _limb(sh, 0.17 * hp, u, f)
+            arms.append((sh, elbow, _limb(elbow, 0.15 * hp, u + 1.5, f)))
+    elif pose == "fight":  # punch (straight, above shoulder height) and guard (forearm up in front of the face)
+        punch = (sh, _limb(sh, la / 2, 1.95, f), _limb(sh, la, 1.95, f))
+        e = _limb(sh, 0.17 * hp, 1.45, f)
+        guard = (sh, e, _limb(e, 0.16 * hp, 3.0, f))
+        arms = [punch, guard] if s > 0 else [guard, punch]
+    elif pose == "bend":  # hanging straight down to the ground in front of the feet
+        arms = [(sh, _limb(sh, la / 2, a, f), _limb(sh, la, a, f)) for a in (0.15, -0.1)]
+    else:
+        if pose == "walk":
+            arm_angles = (-0.36 * s, 0.36 * s)
+        elif pose == "grab":
+            arm_angles = (1.5, 0.3)
+        elif pose == "alarm":
+            arm_angles = (2.75, -2.75)  # a V over the head
+        elif pose == "sit":
+            arm_angles = (0.5, 0.4)
+        else:
+            arm_angles = (0.12, -0.12)
+        arms = [(sh, _limb(sh, la / 2, a, f), _limb(sh, la, a, f)) for a in arm_angles]
+    return {"hip": hip, "neck": neck, "head": head, "legs": legs, "arms": arms}
+
+
+def _skeleton(cv: _Canvas, hp: float, pose: str, phase: float, facing: int, carry: bool) -> None:
+    """Draw a person (feet at local (0, 0), height ``hp``) in ``pose`` at walk/run ``phase`` in [0, 1)
+    (joints: :func:`person_joints`); ``carry``: a bag hangs from one hand."""
+    f = facing
+    j = person_joints(hp, pose, phase, facing)
+    for hip, knee, foot in j["legs"]:
+        cv.capsule(hip, knee, 0.07 * hp, TROUSERS)
+        cv.capsule(knee, foot, 0.065 * hp, TROUSERS)
+        if pose == "sit":
+            cv.capsule((foot[0] + 0.03 * hp * f, 0.02 * hp), (foot[0] + 0.07 * hp * f, 0.02 * hp), 0.045 * hp, SHOES)
+        else:
+            cv.capsule(foot, (foot[0] + 0.06 * hp * f, foot[1] + 0.01 * hp), 0.045 * hp, SHOES)
+    cv.capsule(j["hip"], j["neck"], 0.12 * hp, SHIRT)  # torso
+    head = j["head"]
+    cv.ellipse(head, 0.085 * hp, 0.095 * hp, SKIN)
+    up = (j["neck"][0] - j["hip"][0], j["neck"][1] - j["hip"][1])
+    n = math.hypot(*up)
+    # hair on the crown: the head's far side along the torso line
+    hair = cv.ellipse(head, 0.09 * hp, 0.10 * hp, 0, mask_only=True) & (
+        (cv.px - head[0]) * up[0] / n + (cv.py - head[1]) * up[1] / n > 0.02 * hp)
+    cv.lab[hair] = HAIR
     hands = []
-    for a in arm_angles:
-        hand = (sh[0] + la * math.sin(a) * f, sh[1] - la * math.cos(a))
-        cv.capsule(sh, hand, 0.05 * hp, SHIRT)
-        cv.ellipse(hand, 0.05 * hp, 0.05 * hp, SKIN)
+    for shoulder, elbow, hand in j["arms"]:
+        cv.capsule(shoulder, elbow, 0.05 * hp, SHIRT)
+        cv.capsule(elbow, hand, 0.05 * hp, SHIRT)
+        cv.ellipse(hand, 0.055 * hp, 0.055 * hp, SKIN)
         hands.append(hand)
-    if carry:  # a bag held in the back hand (or the front hand while fleeing)
-        hx, hy = hands[1] if pose != "run" else hands[0]
-        cv.rect(hx - 0.07 * hp, hy - 0.17 * hp, hx + 0.07 * hp, hy - 0.02 * hp, ITEM)
+    if carry:  # a bag hanging from the back hand (the front hand while snatching or fleeing with it)
+        hx, hy = hands[0] if pose in ("run", "grab") else hands[1]
+        cv.rect(hx - 0.12 * hp, max(hy - 0.26 * hp, 0.0), hx + 0.12 * hp, max(hy - 0.03 * hp, 0.2 * hp), ITEM)
+        cv.capsule((hx - 0.06 * hp, hy - 0.02 * hp), (hx + 0.06 * hp, hy - 0.02 * hp), 0.02 * hp, ITEM)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -557,13 +668,41 @@ def person_template(pose: str, phase_q: int, facing: int, rot_q: int, carry: boo
     return _finish(cv, ("person", pose, phase_q, facing, rot_q, carry, scale), (0.28 * hp if not rot_q else 0.55 * hp, 0.06 * hp))
 
 
-@functools.lru_cache(maxsize=256)
-def car_template(heading: str, scale: float) -> Template:
-    """Car sprite for heading ``'E'`` / ``'W'`` (side view), ``'N'`` (rear view) or ``'S'`` (front view)."""
+def _crumple(cv: _Canvas, end: float, out: int, L: float, s: float) -> None:
+    """Crush the car end at local x ``end`` (``out`` = +1 if the end faces +x): a jagged cut 1.5-3.5 px deep
+    (the car gets shorter there), dark crumpled metal behind it over a fifth of the length, the lamp gone,
+    and the bonnet/boot panel buckled up into a ridge."""
+    depth = end - out * (1.5 + 2.0 * np.abs(((cv.py / s) % 3.0) / 1.5 - 1.0)) * s  # sawtooth outline
+    beyond = (cv.px - depth) * out > 0
+    car = (cv.lab > 0)
+    cv.lab[car & beyond] = 0
+    zone = car & ~beyond & ((cv.px - (end - out * 0.22 * L)) * out > 0) & (cv.lab != TYRE) & (cv.lab != HUB)
+    cv.lab[zone & ((cv.lab == BODY) | (cv.lab == HEADLIGHT) | (cv.lab == TAILLIGHT) | (cv.lab == WINDOW))] = DAMAGE
+    ridge_a, ridge_b = (end - out * 0.30 * L, 7.4 * s), (end - out * 0.14 * L, 9.6 * s)
+    cv.capsule(ridge_a, ridge_b, 0.8 * s, DAMAGE)
+    cv.capsule(ridge_b, (end - out * 0.06 * L, 7.6 * s), 0.8 * s, DAMAGE)
+
+
+@functools.lru_cache(maxsize=1024)
+def car_template(heading: str, scale: float, tilt: int = 0, damage: str = "") -> Template:
+    """Car sprite for heading ``'E'`` / ``'W'`` (side view), ``'N'`` (rear view) or ``'S'`` (front view).
+
+    A collided car (side views only) is drawn ``damage`` = ``"front"`` or ``"rear"``: that end crumpled (a
+    jagged, shortened outline in dark crumpled metal, :data:`DAMAGE`; the head- or tail-light gone, the
+    bonnet or boot buckled up) and stopped askew, rotated ``tilt`` degrees (positive: nose up) about its
+    ground point and put back on the ground, so its box is taller than an upright car's. Both are shapes,
+    not tints, so one frame shows the crash.
+    """
+    import cv2
+
     s = scale
     if heading in ("E", "W"):
         L, Hc = 26 * s, 13 * s
-        cv = _Canvas(int(L + 4), int(Hc + 4), (L + 4) / 2, Hc + 2)
+        if tilt:  # room for the rotated car: the ends rise or sink by up to L/2 sin(tilt)
+            size = math.ceil(L + 8)
+            cv = _Canvas(size, size, size / 2, size / 2 + Hc / 2)
+        else:
+            cv = _Canvas(int(L + 4), int(Hc + 4), (L + 4) / 2, Hc + 2)
         f = 1 if heading == "E" else -1
         x0, x1 = -L / 2, L / 2
         cv.rect(x0, 1.8 * s, x1, 7.6 * s, BODY)
@@ -581,7 +720,17 @@ def car_template(heading: str, scale: float) -> Template:
         front, back = (x1, x0) if f > 0 else (x0, x1)
         cv.rect(min(front, front - 1.6 * s * f), 5.0 * s, max(front, front - 1.6 * s * f), 6.6 * s, HEADLIGHT)
         cv.rect(min(back, back + 1.2 * s * f), 5.0 * s, max(back, back + 1.2 * s * f), 6.6 * s, TAILLIGHT)
-        return _finish(cv, ("car", heading, scale), (0.55 * L, 1.2 * s))
+        if damage:
+            _crumple(cv, front if damage == "front" else back, f if damage == "front" else -f, L, s)
+        if tilt:
+            M = cv2.getRotationMatrix2D((cv.ax, cv.ay), float(tilt * f), 1.0)
+            h, w = cv.lab.shape
+            cv.lab = cv2.warpAffine(cv.lab, M, (w, h), flags=cv2.INTER_NEAREST)
+            ys = np.nonzero(cv.lab)[0]  # back on the ground: the lowest pixel on the anchor row
+            cv.lab = np.roll(cv.lab, round(cv.ay) - 1 - ys.max(), axis=0)
+        return _finish(cv, ("car", heading, scale, tilt, damage), (0.55 * L, 1.2 * s))
+    if tilt or damage:
+        raise ValueError("car_template: tilt and damage are drawn for the side views ('E', 'W') only")
     Wc, Hc = 14 * s, 14 * s
     cv = _Canvas(int(Wc + 4), int(Hc + 4), (Wc + 4) / 2, Hc + 2)
     x0, x1 = -Wc / 2, Wc / 2
