@@ -69,6 +69,22 @@ def test_train_or_load_clip(synth_root, home):
     assert not list(d.parent.glob(".*"))  # no temporary directories left behind
 
 
+def test_train_or_load_lit(synth_root, home):
+    from vadkit.models import load_clip, zoo
+    from vadkit.models.lit import LitModel
+
+    cfg = zoo.LitTrainConfig(width=32, embed_dim=16, heads=2, steps=3, batch_size=8, frames_per_video=2,
+                             pretrain=False)
+    d = zoo.train_or_load("tiny-lit", root=synth_root, config=cfg, progress=False)
+    m = json.loads((d / "zoo.json").read_text())["metrics"]
+    for k in ("agent_zero_shot_bacc", "event_zero_shot_bacc", "untrained_event_zero_shot_bacc"):
+        assert 0.0 <= m[k] <= 1.0
+    assert m["train_root"] == synth_root.name and m["frozen_encode_seconds"] >= 0
+    lit = load_clip(str(d))                      # routed to the LiT loader by its config file
+    assert isinstance(lit, LitModel) and lit.encode_texts(["a car"]).shape == (1, 16)
+    assert zoo.train_or_load("tiny-lit", root=synth_root, config=cfg, progress=False) == d
+
+
 def test_train_captioner_on_frozen_clip_and_load(synth_root, home):
     from vadkit.models import load_captioner, zoo
     from vadkit.models.captioner import PrefixCaptioner

@@ -25,9 +25,10 @@ class FeaturesModelsConfig(ChapterConfig):
     FULL = {"clip": "ViT-B-16:openai", "captioner": "Salesforce/blip2-opt-2.7b",
             "llm": "meta-llama/Llama-3.1-8B-Instruct", "vlm": "Qwen/Qwen2.5-VL-7B-Instruct",
             "dataset": "ucf_crime", "max_videos": 0, "batch_size": 256, "precision": "bf16",
-            "released_format": "vadclip"}
+            "released_format": "vadclip", "compare_clip": None}
 
     clip: str = "zoo:tiny-clip"
+    compare_clip: str | None = "zoo:tiny-lit"  # a second image tower measured beside ``clip`` (zoo + probe)
     captioner: str = "zoo:tiny-captioner"
     llm: str = "zoo:tiny-llm"
     vlm: str = "zoo:tiny-vlm"
@@ -80,19 +81,22 @@ def zoo_figures(cfg: FeaturesModelsConfig) -> pd.DataFrame:
     """
     from vadkit.models import zoo
 
-    names = [n[4:] for n in (cfg.clip, cfg.llm, cfg.vlm, cfg.captioner) if n.startswith("zoo:")]
+    names = [n[4:] for n in (cfg.clip, cfg.compare_clip, cfg.llm, cfg.vlm, cfg.captioner)
+             if n and n.startswith("zoo:")]
     rows = []
     for entry in dict.fromkeys(zoo.ALIASES.get(n, n) for n in names):
         zoo.train_or_load(entry)
         meta = zoo.metadata(entry)
         m = meta["metrics"]
+        clip_spec = [("agent zero-shot balanced acc", "agent_zero_shot_bacc", "untrained_agent_zero_shot_bacc",
+                      "agent_chance"),
+                     ("event zero-shot balanced acc", "event_zero_shot_bacc", "untrained_event_zero_shot_bacc",
+                      "event_chance"),
+                     ("frame anomaly zero-shot AUC", "anomaly_zero_shot_auc", "untrained_anomaly_zero_shot_auc",
+                      None)]
         spec = {
-            "tiny-clip": [("agent zero-shot balanced acc", "agent_zero_shot_bacc", "untrained_agent_zero_shot_bacc",
-                           "agent_chance"),
-                          ("event zero-shot balanced acc", "event_zero_shot_bacc",
-                           "untrained_event_zero_shot_bacc", "event_chance"),
-                          ("frame anomaly zero-shot AUC", "anomaly_zero_shot_auc", "untrained_anomaly_zero_shot_auc",
-                           None)],
+            "tiny-clip": clip_spec,
+            "tiny-lit": clip_spec,
             "tiny-llm": [("AEGM explanation BLEU-4", "aegm_bleu4", "untrained_aegm_bleu4", None),
                          ("LAAM phrases parse rate", "laam_parse_rate", "untrained_laam_parse_rate", None),
                          ("explanation names the category", "aegm_names_category", None, None)],
@@ -119,6 +123,9 @@ COMPETENCE_FLOORS = (
     ("tiny-clip", "agent zero-shot balanced acc", 1.5),     # x chance (3 classes: > 0.5; measured 0.83)
     ("tiny-clip", "event zero-shot balanced acc", 1.3),     # x chance (9 classes: > 0.144; measured 0.17)
     ("tiny-clip", "frame anomaly zero-shot AUC", 0.52),     # measured 0.53-0.60; a collapsed tower gives <= 0.5
+    ("tiny-lit", "agent zero-shot balanced acc", 1.5),
+    ("tiny-lit", "event zero-shot balanced acc", 1.3),
+    ("tiny-lit", "frame anomaly zero-shot AUC", 0.52),
     ("tiny-llm", "AEGM explanation BLEU-4", "ref"),
     ("tiny-captioner", "caption BLEU-4", "ref"),
     ("tiny-captioner", "distinct captions (share)", 0.2),    # a captioner that says one sentence is a stub
@@ -168,24 +175,42 @@ def probe_check(cfg: FeaturesModelsConfig):
     if cfg.dataset != "synthvad":
         return None
     splits = load_splits(DataSettings(dataset=cfg.dataset, data_root=cfg.data_root))
-    feats = load_features(splits, cfg.clip, snippet_len=cfg.snippet_len, batch_size=cfg.batch_size)
-    twin = None
-    if cfg.clip == "zoo:tiny-clip":
-        from vadkit.models.zoo import untrained_clip
-
-        twin = untrained_clip()
-    controls: dict[str, dict] = {"hist": {}, "twin": {}}
-    for s in ("train", "val", "test"):  # one decode per video feeds both controls
+    names = [n for n in dict.fromkeys((cfg.clip, cfg.compare_clip)) if n]
+    stores = {n: load_features(splits, n, snippet_len=cfg.snippet_len, batch_size=cfg.batch_size) for n in names}
+    twins = {n: untrained_twin(n) for n in names}
+    twins = {n: t for n, t in twins.items() if t is not None}
+    controls: dict[str, dict] = {"hist": {}, **{n: {} for n in twins}}
+    for s in ("train", "val", "test"):  # one decode per video feeds every control
         for v, a in splits.split(s).items():
             frames = snippet_frames(a, cfg.snippet_len)
             controls["hist"][v] = colour_histograms(frames)
-            if twin is not None:
-                controls["twin"][v] = encode_frames(twin, frames, cfg.batch_size)
-    towers = {f"{cfg.clip} (trained, frozen)": lambda s: {v: feats.load(s, v) for v in splits.split(s)}}
-    if twin is not None:
-        towers["tiny-clip untrained twin (control)"] = lambda s: {v: controls["twin"][v] for v in splits.split(s)}
+            for n, twin in twins.items():
+                controls[n][v] = encode_frames(twin, frames, cfg.batch_size)
+    towers = {}
+    for n in names:
+        towers[f"{n} (trained, frozen)"] = lambda s, st=stores[n]: {v: st.load(s, v) for v in splits.split(s)}
+        if n in twins:
+            towers[f"{n} untrained twin (control)"] = lambda s, c=controls[n]: {v: c[v] for v in splits.split(s)}
     towers["colour histogram 4x4x4 + mean (control)"] = lambda s: {v: controls["hist"][v] for v in splits.split(s)}
     return probe_table(splits, towers, snippet_len=cfg.snippet_len)
+
+
+def untrained_twin(name: str):
+    """The same architecture as zoo tower ``name`` with untrained weights (the probe's control), or ``None`` for
+    a model the zoo does not build. The LiT twin has a randomly initialised EfficientNet-Lite0 as well as
+    untrained heads: the control asks whether the *pretrained* tower sees the anomalies."""
+    if name == "zoo:tiny-clip":
+        from vadkit.models.zoo import untrained_clip
+
+        return untrained_clip()
+    if name == "zoo:tiny-lit":
+        from vadkit.models.lit import new_lit
+        from vadkit.models.zoo import LitTrainConfig
+
+        c = LitTrainConfig()
+        return new_lit({"image_size": list(c.image_size), "width": c.width, "embed_dim": c.embed_dim,
+                        "heads": c.heads}, pretrained_trunk=False, seed=c.seed)
+    return None
 
 
 def snippet_prompt_similarity(store, clip, ann, labels) -> tuple[np.ndarray, np.ndarray]:

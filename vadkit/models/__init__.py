@@ -93,7 +93,11 @@ def load_clip(name: str = "zoo:tiny-clip", device=None, precision: str = "fp32")
     """open_clip model -> :class:`vadkit.models.clip.ClipModel` (``precision="bf16"`` autocasts on CUDA)."""
     from vadkit.models.clip import load_open_clip
 
+    from vadkit.models.lit import is_lit_dir, load_lit
+
     kind, loc = resolve_name(name)
+    if kind != "hub" and is_lit_dir(loc):      # the zoo's LiT: frozen packaged towers + trained heads
+        return load_lit(loc, name=name, device=device)
     clip = load_open_clip(loc, device=device, precision=precision)
     clip.name = name
     return clip

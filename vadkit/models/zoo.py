@@ -9,6 +9,9 @@ entry              class                                          trained on
                    image tower as in CLIP RN50, 2-block text      videos of their own seed, never a chapter's
                    transformer, real open_clip BPE tokenizer)      data): frames <-> captions, frames <->
                                                                    category prompts, agent crops <-> agents
+``tiny-lit``       LiT (:mod:`.lit`): real EfficientNet-Lite0     the pretraining corpus, the tiny CLIP's
+                   (ImageNet) and MiniLM towers, both frozen;     pairs; only the heads are trained
+                   attention-pool head + text MLP trained
 ``tiny-llm``       ``LlamaForCausalLM`` + byte-level BPE          the pretraining corpus: AEGM (captions ->
                    tokenizer trained here with ``tokenizers``      explanation) and LAAM (label -> m phrases)
                                                                    with the prompts of :mod:`.prompts`
@@ -62,7 +65,7 @@ from vadkit.errors import ModelNotFoundError
 from vadkit.io_utils import atomic_dir, atomic_write_json, content_hash
 
 ZOO_VERSION = 2  # 2: tiny CLIP (ResNet tower, whole frame, pretraining corpus); captioner of its own
-ENTRIES = ("tiny-clip", "tiny-llm", "tiny-vlm", "tiny-captioner")
+ENTRIES = ("tiny-clip", "tiny-lit", "tiny-llm", "tiny-vlm", "tiny-captioner")
 ALIASES: dict[str, str] = {}
 AGENT_CLASSES = ("person", "car", "bicycle")
 
@@ -126,6 +129,31 @@ class ClipTrainConfig:
 
 
 @dataclass
+class LitTrainConfig:
+    """The LiT tiny CLIP (:mod:`vadkit.models.lit`): the real EfficientNet-Lite0 and MiniLM towers, frozen; an
+    attention-pooling image head, a text MLP and the logit scale trained contrastively on the pretraining corpus
+    with the tiny CLIP's three kinds of pairs and schedule. The frozen stage-7 maps of every training frame
+    (``image_size``) and agent crop (``crop_size``, the head's positional grid resized) are computed once, so a
+    step costs only the heads."""
+
+    image_size: list[int] = field(default_factory=lambda: [192, 256])   # (H, W): SynthVAD's 4:3 frame, 1.6x
+    crop_size: list[int] = field(default_factory=lambda: [96, 128])
+    width: int = 192
+    embed_dim: int = 128
+    heads: int = 4
+    frames_per_video: int = 4
+    anomalous_stride: int = 16
+    max_crops: int = 1
+    steps: int = 1200
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    schedule: list[str] = field(default_factory=lambda: ["caption", "event", "caption", "event", "agent"])
+    pretrain: bool = True
+    seed: int = 0
+
+
+@dataclass
 class LMTrainConfig:
     vocab_size: int = 1200
     hidden: int = 96
@@ -179,8 +207,8 @@ class CaptionerTrainConfig:
     seed: int = 0
 
 
-DEFAULT_CONFIGS = {"tiny-clip": ClipTrainConfig, "tiny-llm": LMTrainConfig, "tiny-vlm": VLMTrainConfig,
-                   "tiny-captioner": CaptionerTrainConfig}
+DEFAULT_CONFIGS = {"tiny-clip": ClipTrainConfig, "tiny-lit": LitTrainConfig, "tiny-llm": LMTrainConfig,
+                   "tiny-vlm": VLMTrainConfig, "tiny-captioner": CaptionerTrainConfig}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -324,8 +352,8 @@ def train_or_load(entry: str, *, root: Path | None = None, config=None, force: b
     torch.set_num_threads(int(os.environ.get("VADKIT_ZOO_THREADS", min(2, os.cpu_count() or 1))))
     with atomic_dir(target) as tmp:
         t0 = time.time()
-        trainer = {"tiny-clip": _train_clip, "tiny-llm": _train_llm, "tiny-vlm": _train_vlm,
-                   "tiny-captioner": _train_captioner}[entry]
+        trainer = {"tiny-clip": _train_clip, "tiny-lit": _train_lit, "tiny-llm": _train_llm,
+                   "tiny-vlm": _train_vlm, "tiny-captioner": _train_captioner}[entry]
         metrics = trainer(Path(root), config, tmp, progress)
         meta = {"entry": entry, "zoo_version": ZOO_VERSION, "config": asdict(config),
                 "data_root": str(root), "data_identity": dataset_identity(root),
@@ -453,6 +481,46 @@ def training_root(root: Path, c) -> Path:
     return Path(pretrain_dataset())
 
 
+def _pair_sampler(train: SynthText, c, rng: random.Random):
+    """``batches(step) -> (kind, [(source, index, text)])`` for the contrastive zoo entries: one kind of pair per
+    step, cycled by ``c.schedule`` (source 0 = ``train.frames``, 1 = ``train.crops``)."""
+    kinds = {
+        "caption": [(0, i, train.captions[i]) for i in range(len(train.captions))],
+        "agent": [(1, i, agent_prompt(a)) for i, a in enumerate(train.crop_agents)],
+    }
+    # mixing kinds in one batch would make a normal frame's caption pair treat the "normal" prompt of
+    # another normal frame as a negative
+    by_label: dict[str, list] = {}
+    for i, lab in enumerate(train.labels):
+        by_label.setdefault(lab, []).append((0, i, class_prompt(lab)))
+    schedule = list(c.schedule)
+    if not schedule or set(schedule) - {"caption", "event", "agent"}:
+        from vadkit.errors import ConfigError
+
+        raise ConfigError(f"{type(c).__name__}.schedule: kinds are caption / event / agent, got {schedule}")
+
+    def batches(step):
+        kind = schedule[step % len(schedule)]
+        if kind == "event":  # class-balanced: rare event categories are seen as often as "normal"
+            labs = list(by_label)
+            batch = [rng.choice(by_label[rng.choice(labs)]) for _ in range(c.batch_size)]
+        else:
+            pool = kinds[kind] or kinds["caption"]
+            batch = rng.sample(pool, min(c.batch_size, len(pool)))
+        return kind, batch
+
+    return batches
+
+
+def contrastive_loss(ie: torch.Tensor, te: torch.Tensor, logit_scale: torch.Tensor, texts: list[str]) -> torch.Tensor:
+    """Symmetric InfoNCE of ``[B, D]`` image and text embeddings (normalised here), with soft targets over
+    repeated texts (two frames with the same caption are both positives of it)."""
+    logits = logit_scale.exp() * F.normalize(ie, dim=-1) @ F.normalize(te, dim=-1).T
+    tgt = _soft_targets(texts)
+    return 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
+                  + torch.sum(-tgt * F.log_softmax(logits.T, 1), 1).mean())
+
+
 def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> dict:
     """Contrastive training (symmetric InfoNCE with soft targets for repeated texts) on three kinds of pairs,
     one kind per step: frame <-> caption, frame <-> event-class prompt (class-balanced), agent crop <-> agent
@@ -467,20 +535,7 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> di
     untrained = {f"untrained_{k}": v for k, v in evaluate_clip(clip, test, CLASS_NAMES).items()
                  if "acc" in k or "auc" in k}
     crops = np.stack(train.crops) if train.crops else train.frames[:0]
-    kinds = {
-        "caption": [(0, i, train.captions[i]) for i in range(len(train.captions))],
-        "agent": [(1, i, agent_prompt(a)) for i, a in enumerate(train.crop_agents)],
-    }
-    # mixing kinds in one batch would make a normal frame's caption pair treat the "normal" prompt of
-    # another normal frame as a negative
-    by_label: dict[str, list] = {}
-    for i, lab in enumerate(train.labels):
-        by_label.setdefault(lab, []).append((0, i, class_prompt(lab)))
-    schedule = list(c.schedule)
-    if not schedule or set(schedule) - {"caption", "event", "agent"}:
-        from vadkit.errors import ConfigError
-
-        raise ConfigError(f"ClipTrainConfig.schedule: kinds are caption / event / agent, got {schedule}")
+    batches = _pair_sampler(train, c, rng)
     model = clip.model.train()
     # open_clip's 49408-token BPE table is mostly unused on SynthVAD text: sparse gradients + SparseAdam
     # update only the rows a batch touches (a dense AdamW step over it dominated the step time). The dense
@@ -496,16 +551,6 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> di
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     saved: list = []
 
-    def batches(step):
-        kind = schedule[step % len(schedule)]
-        if kind == "event":  # class-balanced: rare event categories are seen as often as "normal"
-            labs = list(by_label)
-            batch = [rng.choice(by_label[rng.choice(labs)]) for _ in range(c.batch_size)]
-        else:
-            pool = kinds[kind] or kinds["caption"]
-            batch = rng.sample(pool, min(c.batch_size, len(pool)))
-        return kind, batch
-
     def forward(kb):
         kind, batch = kb
         saved[:] = [(m.running_mean.clone(), m.running_var.clone()) for m in norms] if kind == "agent" else []
@@ -514,12 +559,9 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> di
         if c.augment:
             px = _augment(px, rng)
         texts = [t for _, _, t in batch]
-        ie = F.normalize(model.encode_image(px), dim=-1)
-        te = F.normalize(model.encode_text(clip.tokenize(texts)), dim=-1)
-        logits = model.logit_scale.exp() * ie @ te.T
-        tgt = _soft_targets(texts)
-        return 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
-                      + torch.sum(-tgt * F.log_softmax(logits.T, 1), 1).mean())
+        ie = model.encode_image(px)
+        te = model.encode_text(clip.tokenize(texts))
+        return contrastive_loss(ie, te, model.logit_scale, texts)
 
     def after_step(_step, _parts):
         opt_emb.step()
@@ -541,6 +583,69 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool) -> di
     metrics["n_train_videos"] = len(train.ds)
     metrics["train_root"] = Path(train.root).name
     clip.save_pretrained(out)
+    return metrics
+
+
+def _stage7_maps(lit, images, size, batch_size: int = 64) -> torch.Tensor:
+    """Frozen stage-7 maps ``[N, h, w, 320]`` (float16, to halve the RAM) of uint8 images (a list of any sizes or
+    an array), each resized whole to ``size``."""
+    outs = []
+    for i in range(0, len(images), batch_size):
+        chunk = images[i:i + batch_size]
+        px = torch.cat([lit.preprocess(np.asarray(im)[None], size=tuple(size)) for im in chunk]) \
+            if isinstance(chunk, list) else lit.preprocess(chunk, size=tuple(size))
+        outs.append(lit.stage_maps(px)[0].half())
+    return torch.cat(outs) if outs else torch.zeros((0, 1, 1, 320), dtype=torch.float16)
+
+
+def _train_lit(root: Path, c: LitTrainConfig, out: Path, progress: bool) -> dict:
+    """LiT heads on the frozen real towers (see :class:`LitTrainConfig`); held-out figures on ``root``'s test
+    split, next to the same model with untrained heads."""
+    from tqdm.auto import tqdm
+
+    from vadkit.data.synth import CLASS_NAMES
+    from vadkit.models.lit import new_lit
+
+    rng = random.Random(c.seed)
+    train = synth_text(str(training_root(root, c)), "train", c.frames_per_video, c.seed, c.max_crops,
+                       c.anomalous_stride)
+    test = synth_text(str(root), "test", 4, c.seed + 1)
+    lit = new_lit({"image_size": list(c.image_size), "width": c.width, "embed_dim": c.embed_dim,
+                   "heads": c.heads}, seed=c.seed)
+    untrained = {f"untrained_{k}": v for k, v in evaluate_clip(lit, test, CLASS_NAMES).items()
+                 if "acc" in k or "auc" in k}
+    t0 = time.time()
+    with tqdm(total=2, desc="zoo: tiny-lit frozen maps", disable=not progress, leave=False) as bar:
+        fmaps = _stage7_maps(lit, train.frames, c.image_size)
+        bar.update(1)
+        cmaps = _stage7_maps(lit, list(train.crops), c.crop_size)
+        bar.update(1)
+    encode_s = time.time() - t0
+    batches = _pair_sampler(train, c, rng)
+    heads = lit.heads.train()
+
+    def forward(kb):
+        _kind, batch = kb
+        maps = torch.stack([(fmaps if src == 0 else cmaps)[i] for src, i, _ in batch]).float()
+        texts = [t for _, _, t in batch]
+        return contrastive_loss(heads.image(maps), heads.text(lit.sentence_embeddings(texts)), heads.logit_scale,
+                                texts)
+
+    def after_step(_step, _parts):
+        with torch.no_grad():
+            heads.logit_scale.clamp_(0, math.log(100))
+
+    final = fit_steps(heads, batches, c.steps, c.lr, "zoo: tiny-lit", progress, forward,
+                      step_hook=after_step, weight_decay=c.weight_decay, grad_clip=1.0)
+    lit.trained = True
+    metrics = evaluate_clip(lit, test, CLASS_NAMES)
+    metrics.update(untrained)
+    metrics["final_train_loss"] = final
+    metrics["n_train_frames"] = len(train.labels)
+    metrics["n_train_videos"] = len(train.ds)
+    metrics["train_root"] = Path(train.root).name
+    metrics["frozen_encode_seconds"] = round(encode_s, 1)
+    lit.save_pretrained(out)
     return metrics
 
 
