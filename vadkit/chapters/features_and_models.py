@@ -208,8 +208,7 @@ def untrained_twin(name: str):
         from vadkit.models.zoo import LitTrainConfig
 
         c = LitTrainConfig()
-        return new_lit({"image_size": list(c.image_size), "width": c.width, "embed_dim": c.embed_dim,
-                        "heads": c.heads}, pretrained_trunk=False, seed=c.seed)
+        return new_lit(c.head_config(), name="tiny-lit untrained twin", pretrained_trunk=False, seed=c.seed)
     return None
 
 

@@ -152,6 +152,11 @@ class LitTrainConfig:
     pretrain: bool = True
     seed: int = 0
 
+    def head_config(self) -> dict:
+        """The :func:`vadkit.models.lit.new_lit` head settings of this config."""
+        return {"image_size": list(self.image_size), "width": self.width, "embed_dim": self.embed_dim,
+                "heads": self.heads}
+
 
 @dataclass
 class LMTrainConfig:
@@ -610,8 +615,7 @@ def _train_lit(root: Path, c: LitTrainConfig, out: Path, progress: bool) -> dict
     train = synth_text(str(training_root(root, c)), "train", c.frames_per_video, c.seed, c.max_crops,
                        c.anomalous_stride)
     test = synth_text(str(root), "test", 4, c.seed + 1)
-    lit = new_lit({"image_size": list(c.image_size), "width": c.width, "embed_dim": c.embed_dim,
-                   "heads": c.heads}, seed=c.seed)
+    lit = new_lit(c.head_config(), seed=c.seed)
     untrained = {f"untrained_{k}": v for k, v in evaluate_clip(lit, test, CLASS_NAMES).items()
                  if "acc" in k or "auc" in k}
     t0 = time.time()
