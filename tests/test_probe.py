@@ -97,3 +97,19 @@ def test_per_type_auc_and_snippet_types(splits):
         segs = [Segment(s, s + int(fl.sum()) - 1, "event", end_inclusive=True)] if fl.any() else []
         test.add(ann.replace(segments=segs))
     assert per_type_auc(model, test, feats["test"])["event"] > 0.9
+
+
+def test_learning_curve_nested_subsets_and_full_split(splits):
+    from vadkit.errors import ConfigError
+    from vadkit.experiment.probe import learning_curve
+
+    rng = np.random.default_rng(4)
+    feats = {s: _features(splits.split(s), rng, 1.5) for s in ("train", "val", "test")}
+    rows = learning_curve(splits, feats, fractions=(1.0, 0.25, 0.5))
+    assert [r["train_fraction"] for r in rows] == [0.25, 0.5, 1.0]
+    assert [r["n_train_videos"] for r in rows] == [8, 15, 30]
+    assert rows[0]["n_train_snippets"] < rows[1]["n_train_snippets"] < rows[2]["n_train_snippets"]
+    full = linear_probe(splits, feats)  # the whole training split is the ordinary probe, C and all
+    assert rows[-1]["test_auc_o"] == pytest.approx(full["test_auc_o"]) and rows[-1]["C"] == full["C"]
+    with pytest.raises(ConfigError, match="fractions"):
+        learning_curve(splits, feats, fractions=(0.0, 1.0))

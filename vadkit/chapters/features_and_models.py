@@ -166,11 +166,15 @@ def check_competence(zoo_df: pd.DataFrame) -> pd.DataFrame:
 def probe_check(cfg: FeaturesModelsConfig):
     """The linear-probe test of how visible the anomalies are (:mod:`vadkit.experiment.probe`): the frozen
     ``cfg.clip`` features of the smoke train/val/test splits (the same feature stores chapters 11 and 12
-    read), the tiny CLIP's untrained twin and a colour histogram of the same frames: ``(table, per_type)`` of
-    :func:`vadkit.experiment.probe.probe_table`. ``None`` where the dataset's training split has no frame
-    labels (weakly supervised real datasets)."""
+    read), the tiny CLIP's untrained twin and a colour histogram of the same frames: ``(table, per_type,
+    curve)``, the first two from :func:`vadkit.experiment.probe.probe_table`, ``curve`` the trained towers'
+    :func:`vadkit.experiment.probe.learning_curve` (one row per tower and training fraction). ``None`` where
+    the dataset's training split has no frame labels (weakly supervised real datasets)."""
+    import pandas as pd
+
     from vadkit.experiment.data import DataSettings, load_features, load_splits
-    from vadkit.experiment.probe import colour_histograms, encode_frames, probe_table, snippet_frames
+    from vadkit.experiment.probe import (colour_histograms, encode_frames, learning_curve, probe_table,
+                                         snippet_frames)
 
     if cfg.dataset != "synthvad":
         return None
@@ -192,7 +196,12 @@ def probe_check(cfg: FeaturesModelsConfig):
         if n in twins:
             towers[f"{n} untrained twin (control)"] = lambda s, c=controls[n]: {v: c[v] for v in splits.split(s)}
     towers["colour histogram 4x4x4 + mean (control)"] = lambda s: {v: controls["hist"][v] for v in splits.split(s)}
-    return probe_table(splits, towers, snippet_len=cfg.snippet_len)
+    table, per_type = probe_table(splits, towers, snippet_len=cfg.snippet_len)
+    curve = [{"features": n, **row}
+             for n in names
+             for row in learning_curve(splits, {s: towers[f"{n} (trained, frozen)"](s)
+                                                for s in ("train", "val", "test")}, snippet_len=cfg.snippet_len)]
+    return table, per_type, pd.DataFrame(curve)
 
 
 def untrained_twin(name: str):

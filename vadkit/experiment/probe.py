@@ -14,6 +14,15 @@ three the same way:
 * the test split scored snippet by snippet, expanded to frames (``repeat``, the tail padded with the last
   snippet's score) and evaluated as frame-level AUC_O against the exact frame labels
   (:func:`vadkit.metrics.evaluate_frame_level`, ``gt_convention="exact"``).
+
+:func:`learning_curve` refits the same probe on nested random subsets of the training videos: where the test
+AUC still climbs from half to all of them, the probe is limited by labelled data as much as by the features.
+
+Measured on SynthVAD 2.0 (smoke split, frozen packaged EfficientNet-Lite0 at 240 x 320 px, its stage-7 map
+max- and mean-pooled, 640-d): test AUC_O 0.56 / 0.57 / 0.64 with 25 / 50 / 100 % of the 160 training videos;
+0.68 when the probe is fitted on the pretraining corpus' 9 589 labelled snippets (5x the data) as well; 0.67
+for the same map pooled by an attention head trained on the corpus' event labels. Frozen ImageNet features of
+160 x 120 frames, where a fallen person is ~12 x 4 px, do not reach the 0.75 goal with more data alone.
 """
 
 from __future__ import annotations
@@ -142,6 +151,31 @@ def linear_probe(splits, features: Mapping[str, Mapping[str, np.ndarray]], *, sn
                                snippet_len=snippet_len, align="pad_edge", per_class=False, missing="error")
     return {**info, "test_auc_o": float(res["auc_o"]), "test_auc_a": float(res["auc_a"]),
             "per_type": per_type_auc(model, splits.test, features["test"], snippet_len)}
+
+
+def learning_curve(splits, features: Mapping[str, Mapping[str, np.ndarray]], *,
+                   fractions=(0.25, 0.5, 1.0), snippet_len: int = 16, seed: int = 0, c_grid=C_GRID) -> list[dict]:
+    """The probe refitted on nested random subsets of the training videos (``fractions`` of them, the same
+    ``seed``-shuffled order, so each subset holds the smaller ones), ``C`` chosen on the full validation split
+    each time and the full test split scored. One row per fraction: ``{"train_fraction", "n_train_videos",
+    "n_train_snippets", "train_anomalous_share", "C", "val_snippet_auc", "test_auc_o"}``."""
+    from types import SimpleNamespace
+
+    from vadkit.errors import ConfigError
+
+    if not fractions or any(not 0.0 < f <= 1.0 for f in fractions):
+        raise ConfigError(f"probe.learning_curve: fractions must lie in (0, 1], got {list(fractions)}")
+    vids = sorted(splits.train)
+    np.random.default_rng(seed).shuffle(vids)
+    rows = []
+    for f in sorted(fractions):
+        keep = vids[:max(1, int(round(f * len(vids))))]
+        sub = SimpleNamespace(train={v: splits.train[v] for v in keep}, val=splits.val, test=splits.test)
+        res = linear_probe(sub, features, snippet_len=snippet_len, c_grid=c_grid)
+        rows.append({"train_fraction": float(f), "n_train_videos": len(keep),
+                     **{k: res[k] for k in ("n_train_snippets", "train_anomalous_share", "C", "val_snippet_auc",
+                                            "test_auc_o")}})
+    return rows
 
 
 def probe_table(splits, towers: Mapping[str, Callable[[str], Mapping[str, np.ndarray]]], *,
