@@ -25,12 +25,14 @@ class FeaturesModelsConfig(ChapterConfig):
     FULL = {"clip": "ViT-B-16:openai", "captioner": "Salesforce/blip2-opt-2.7b",
             "llm": "meta-llama/Llama-3.1-8B-Instruct", "vlm": "Qwen/Qwen2.5-VL-7B-Instruct",
             "dataset": "ucf_crime", "max_videos": 0, "batch_size": 256, "precision": "bf16",
-            "released_format": "vadclip", "compare_clip": None}
+            "released_format": "vadclip", "compare_clip": None,
+            "instruct_llm": "meta-llama/Llama-3.1-8B-Instruct"}
 
     clip: str = "zoo:tiny-clip"
     compare_clip: str | None = "zoo:tiny-lit"  # a second image tower measured beside ``clip`` (zoo + probe)
     captioner: str = "zoo:tiny-captioner"
     llm: str = "zoo:tiny-llm"
+    instruct_llm: str = "zoo:tiny-instruct"  # the generic instruction mix (LAVAD / VAD-LLaMA / Ex-VAD-like tasks)
     vlm: str = "zoo:tiny-vlm"
     text_embedder: str = "minilm"
     dataset: str = "synthvad"
@@ -81,7 +83,7 @@ def zoo_figures(cfg: FeaturesModelsConfig) -> pd.DataFrame:
     """
     from vadkit.models import zoo
 
-    names = [n[4:] for n in (cfg.clip, cfg.compare_clip, cfg.llm, cfg.vlm, cfg.captioner)
+    names = [n[4:] for n in (cfg.clip, cfg.compare_clip, cfg.llm, cfg.instruct_llm, cfg.vlm, cfg.captioner)
              if n and n.startswith("zoo:")]
     rows = []
     for entry in dict.fromkeys(zoo.ALIASES.get(n, n) for n in names):
@@ -100,6 +102,17 @@ def zoo_figures(cfg: FeaturesModelsConfig) -> pd.DataFrame:
             "tiny-llm": [("AEGM explanation BLEU-4", "aegm_bleu4", "untrained_aegm_bleu4", None),
                          ("LAAM phrases parse rate", "laam_parse_rate", "untrained_laam_parse_rate", None),
                          ("explanation names the category", "aegm_names_category", None, None)],
+            "tiny-instruct": [
+                ("window anomaly rating AUC", "rate_auc", "untrained_rate_auc", None),
+                ("window anomaly rating AUC, held-out template", "held_out_rate_auc",
+                 "untrained_held_out_rate_auc", None),
+                ("yes/no accuracy", "yes_no_accuracy", "untrained_yes_no_accuracy", "yes_no_majority"),
+                ("yes/no accuracy, held-out template", "held_out_yes_no_accuracy",
+                 "untrained_held_out_yes_no_accuracy", "held_out_yes_no_majority"),
+                ("anomaly time (s): mean IoU", "when_mean_iou", "untrained_when_mean_iou", None),
+                ("normal window answered 'none'", "when_normal_says_none", "untrained_when_normal_says_none", None),
+                ("window summary BLEU-4", "summarise_bleu4", "untrained_summarise_bleu4", None),
+                ("label phrases parse rate", "phrases_parse_rate", "untrained_phrases_parse_rate", None)],
             "tiny-captioner": [("caption BLEU-4", "caption_bleu4", "untrained_caption_bleu4", None),
                                ("caption BLEU-4, anomalous frames", "caption_bleu4_anomalous",
                                 "untrained_caption_bleu4_anomalous", None),

@@ -22,7 +22,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("zoo", help="the tiny model zoo trained on SynthVAD (smoke profile)")
     sub = p.add_subparsers(dest="zoo_command", metavar="ACTION")
     t = sub.add_parser("train", help="train or load zoo entries (default: all)")
-    t.add_argument("entries", nargs="*", help="tiny-clip, tiny-llm, tiny-vlm, tiny-captioner (default: all)")
+    from vadkit.models.zoo import ENTRIES
+
+    t.add_argument("entries", nargs="*", help=f"{', '.join(ENTRIES)} (default: all)")
     t.add_argument("--force", action="store_true", help="retrain even if cached")
     t.set_defaults(func=_train)
     add_check(t, _known_entries)

@@ -15,6 +15,9 @@ entry              class                                          trained on
 ``tiny-llm``       ``LlamaForCausalLM`` + byte-level BPE          the pretraining corpus: AEGM (captions ->
                    tokenizer trained here with ``tokenizers``      explanation) and LAAM (label -> m phrases)
                                                                    with the prompts of :mod:`.prompts`
+``tiny-instruct``  ``LlamaForCausalLM`` + the same tokenizer       the pretraining corpus: the generic
+                   recipe                                          instruction mix of :mod:`.instructions`
+                                                                   (summarise, rate, yes/no, when, phrases)
 ``tiny-vlm``       ``LlavaForConditionalGeneration`` (CLIP vision  smoke train split: frame -> caption
                    tower + projector + Llama decoder)              (CAPTION_PROMPT), clip frames + multi-turn
                                                                    yes/no questions
@@ -35,6 +38,9 @@ full-profile hub id goes through, plus ``zoo.json`` with the config and the held
 * tiny-clip: zero-shot accuracy on agent crops (person/car/bicycle) and on frames' event category (9
   classes, plain and balanced), zero-shot frame anomaly AUC (1 - p("normal")), next to chance and to the
   same architecture untrained;
+* tiny-instruct: per task of the mix, with a trained template and a never-trained one (:func:`.instructions.
+  evaluate_instruct`): rating AUC, yes/no accuracy vs majority, mean IoU of the said anomaly time, summary BLEU-4,
+  phrase parse rate, next to the untrained model;
 * tiny-llm / tiny-vlm / tiny-captioner: BLEU-4 (sacrebleu, corpus level) of explanations / captions against
   the ground truth, next to the untrained model; VLM yes/no accuracy; LLM LAAM phrase parse rate; the
   captioner's share of distinct captions (a captioner that repeats one sentence can still score BLEU-4).
@@ -65,7 +71,7 @@ from vadkit.errors import ModelNotFoundError
 from vadkit.io_utils import atomic_dir, atomic_write_json, content_hash
 
 ZOO_VERSION = 2  # 2: tiny CLIP (ResNet tower, whole frame, pretraining corpus); captioner of its own
-ENTRIES = ("tiny-clip", "tiny-lit", "tiny-llm", "tiny-vlm", "tiny-captioner")
+ENTRIES = ("tiny-clip", "tiny-lit", "tiny-llm", "tiny-instruct", "tiny-vlm", "tiny-captioner")
 ALIASES: dict[str, str] = {}
 AGENT_CLASSES = ("person", "car", "bicycle")
 
@@ -177,6 +183,22 @@ class LMTrainConfig:
 
 
 @dataclass
+class InstructTrainConfig:
+    """The instruction-following tiny LLM: the tiny LLM's ``LlamaForCausalLM`` and tokenizer recipe trained on
+    the generic instruction mix of :mod:`vadkit.models.instructions` (summarise, rate in [0, 1], yes/no,
+    phrases for a label, when in seconds; several paraphrases each, the last one held out), written from the
+    pretraining corpus' ground truth. Chapters that call a method "training-free" with it say that it was tuned
+    on this world."""
+
+    lm: LMTrainConfig = field(default_factory=lambda: LMTrainConfig(max_len=384, steps=900))
+    windows_per_video: int = 2         # x 4 window tasks per corpus video
+    window_s: list[float] = field(default_factory=lambda: [4.0, 8.0])
+    phrases_per_label: int = 40
+    pretrain: bool = True              # the pretraining corpus (False: the given root's train split)
+    seed: int = 0
+
+
+@dataclass
 class VLMTrainConfig:
     image_size: int = 48
     patch_size: int = 8
@@ -213,7 +235,8 @@ class CaptionerTrainConfig:
 
 
 DEFAULT_CONFIGS = {"tiny-clip": ClipTrainConfig, "tiny-lit": LitTrainConfig, "tiny-llm": LMTrainConfig,
-                   "tiny-vlm": VLMTrainConfig, "tiny-captioner": CaptionerTrainConfig}
+                   "tiny-instruct": InstructTrainConfig, "tiny-vlm": VLMTrainConfig,
+                   "tiny-captioner": CaptionerTrainConfig}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -358,7 +381,8 @@ def train_or_load(entry: str, *, root: Path | None = None, config=None, force: b
     with atomic_dir(target) as tmp:
         t0 = time.time()
         trainer = {"tiny-clip": _train_clip, "tiny-lit": _train_lit, "tiny-llm": _train_llm,
-                   "tiny-vlm": _train_vlm, "tiny-captioner": _train_captioner}[entry]
+                   "tiny-instruct": _train_instruct, "tiny-vlm": _train_vlm,
+                   "tiny-captioner": _train_captioner}[entry]
         metrics = trainer(Path(root), config, tmp, progress)
         meta = {"entry": entry, "zoo_version": ZOO_VERSION, "config": asdict(config),
                 "data_root": str(root), "data_identity": dataset_identity(root),
@@ -904,6 +928,46 @@ def _train_llm(root: Path, c: LMTrainConfig, out: Path, progress: bool) -> dict:
     metrics = evaluate_llm(HFLLM(model, tok, "zoo:tiny-llm"), test_ds)
     metrics["untrained_aegm_bleu4"] = untrained["aegm_bleu4"]
     metrics["untrained_laam_parse_rate"] = untrained["laam_parse_rate"]
+    metrics["final_train_loss"] = final
+    metrics["n_train_examples"] = len(examples)
+    metrics["train_root"] = train_root.name
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return metrics
+
+
+def _train_instruct(root: Path, c: InstructTrainConfig, out: Path, progress: bool) -> dict:
+    from transformers import LlamaForCausalLM
+
+    from vadkit.data.synth import load_synthvad
+    from vadkit.models.instructions import TEMPLATES, evaluate_instruct, instruction_mix
+    from vadkit.models.llm import HFLLM
+
+    rng = random.Random(c.seed)
+    torch.manual_seed(c.seed)
+    train_root = training_root(root, c)
+    train_ds, test_ds = load_synthvad(train_root, "train"), load_synthvad(root, "test")
+    tok = train_tokenizer(_corpus([train_ds]) + [t for ts in TEMPLATES.values() for t in ts], c.lm.vocab_size)
+    mix = instruction_mix(train_ds, rng, n_windows=c.windows_per_video, window_s=tuple(c.window_s),
+                          phrases_per_label=c.phrases_per_label)
+    examples = [_chat_example(tok, [{"role": "user", "content": e.prompt}, {"role": "assistant", "content": e.target}],
+                              c.lm.max_len) for e in mix]
+    model = LlamaForCausalLM(_llama_config(tok, c.lm))
+    tok.padding_side = "left"
+    untrained = evaluate_instruct(HFLLM(model, tok, "untrained"), test_ds, n_videos=12)
+    tok.padding_side = "right"
+
+    def batches(_step):
+        return _collate(rng.sample(examples, min(c.lm.batch_size, len(examples))), tok.pad_token_id)
+
+    def forward(b):
+        ids, lab, att = b
+        return model(input_ids=ids, attention_mask=att, labels=lab).loss
+
+    final = fit_steps(model, batches, c.lm.steps, c.lm.lr, "zoo: tiny-instruct", progress, forward)
+    tok.padding_side = "left"
+    metrics = evaluate_instruct(HFLLM(model, tok, "zoo:tiny-instruct"), test_ds)
+    metrics.update({f"untrained_{k}": v for k, v in untrained.items()})
     metrics["final_train_loss"] = final
     metrics["n_train_examples"] = len(examples)
     metrics["train_root"] = train_root.name
