@@ -12,7 +12,7 @@ def plot_zoo_figures(df, ax=None, title: str = "tiny zoo, held-out SynthVAD"):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 3.2))
+        _, ax = plt.subplots(figsize=(max(10.0, 0.5 * len(df)), 3.6))  # ~0.5 in per row keeps labels legible
     labels = [f"{e}\n{m}" for e, m in zip(df["entry"], df["metric"])]
     x = np.arange(len(df))
     w = 0.27
@@ -21,7 +21,8 @@ def plot_zoo_figures(df, ax=None, title: str = "tiny zoo, held-out SynthVAD"):
         ax.bar(x + (i - 1) * w, np.nan_to_num(vals), w, label=col if col != "reference" else "chance / majority",
                color=colour)
     ax.set_xticks(x)
-    ax.set_xticklabels(labels, fontsize=7)
+    crowded = len(df) > 12
+    ax.set_xticklabels(labels, fontsize=7, rotation=55 if crowded else 0, ha="right" if crowded else "center")
     ax.set_ylim(0, 1)
     ax.set_ylabel("held-out value")
     ax.legend(fontsize=8, ncol=3, loc="upper right")
