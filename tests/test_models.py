@@ -227,28 +227,103 @@ def test_cached_generate(tiny_llm_dir, tmp_path):
     assert len(calls[-1]) == 2
 
 
+def _tiny_qwen_vl(**kw):
+    """A tiny zoo-shaped Qwen2.5-VL (untrained) and its config."""
+    from vadkit.models.zoo import LMTrainConfig, VLMTrainConfig, _new_vlm, vlm_tokenizer
+
+    c = VLMTrainConfig(vision_width=32, vision_depth=2, vision_heads=2, fullatt_block_indexes=[1],
+                       lm=LMTrainConfig(vocab_size=400, hidden=32, layers=1, heads=2, intermediate=64, max_len=320),
+                       **kw)
+    return (*_new_vlm(vlm_tokenizer(CORPUS, c.lm.vocab_size), c), c)
+
+
 def test_vlm_local_dir_multi_turn(tmp_path):
     from vadkit.models import GenerationConfig, load_vlm
     from vadkit.models.captioner import VLMCaptioner
-    from vadkit.models.zoo import LMTrainConfig, VLMTrainConfig, _new_vlm, train_tokenizer
 
-    tok = train_tokenizer(CORPUS, 400)
-    c = VLMTrainConfig(image_size=32, patch_size=8, vision_width=32, vision_layers=1,
-                       lm=LMTrainConfig(hidden=32, layers=1, heads=2, intermediate=64, max_len=128))
-    model, proc = _new_vlm(tok, c)
+    model, proc, _ = _tiny_qwen_vl()
     model.save_pretrained(tmp_path)
     proc.save_pretrained(tmp_path)
-    vlm = load_vlm(str(tmp_path))
-    frames = np.random.default_rng(0).integers(0, 255, (2, 60, 80, 3), dtype=np.uint8)
+    vlm = load_vlm(str(tmp_path))          # AutoModelForImageTextToText + AutoProcessor, as a hub id
+    assert type(vlm.model).__name__ == "Qwen2_5_VLForConditionalGeneration"
+    assert type(vlm.processor).__name__ == "Qwen2_5_VLProcessor"
+    frames = np.random.default_rng(0).integers(0, 255, (2, 120, 160, 3), dtype=np.uint8)  # SynthVAD frames
     cfg = GenerationConfig(max_new_tokens=4)
     msgs = [{"role": "user", "content": "Is there a person running?"}, {"role": "assistant", "content": "Yes"},
             {"role": "user", "content": "Is there a car?"}]
     enc = vlm.build_inputs(frames, msgs)
-    n_img = int((enc["input_ids"] == model.config.image_token_index).sum())
-    assert n_img == 2 * (1 + (32 // 8) ** 2)  # 2 frames x (class token + patches)
-    assert isinstance(vlm.chat(frames, msgs, cfg), str)
+    assert enc["image_grid_thw"].tolist() == [[1, 14, 20]] * 2      # 160 x 112 fed: 20 x 14 patches of 8 px
+    assert int((enc["input_ids"] == model.config.image_token_id).sum()) == 2 * 70   # 2 x 2 merge: 10 x 7
+    text = vlm.processor.apply_chat_template([{"role": "user", "content": [{"type": "image"}, {"type": "text",
+                                              "text": "x"}]}], add_generation_prompt=True, tokenize=False)
+    assert text.endswith("<|vision_start|><|image_pad|><|vision_end|>x<|im_end|>\n<|im_start|>assistant\n")
+    reply = vlm.chat(frames, msgs, cfg)
+    assert isinstance(reply, str) and reply == load_vlm(str(tmp_path)).chat(frames, msgs, cfg)  # round trip
     caps = VLMCaptioner(vlm).caption(frames, config=cfg)
     assert len(caps) == 2
+
+
+def test_vlm_vision_layer_taps_follow_the_patch_grid():
+    from vadkit.models.vlm import HFVLM
+
+    model, proc, _ = _tiny_qwen_vl()
+    vlm = HFVLM(model, proc, "tiny")
+    black = np.zeros((1, 120, 160, 3), np.uint8)
+    bright = black.copy()
+    bright[:, 60:, 80:] = 255                                # bottom-right quadrant only
+    taps = vlm.vision_layer_features(np.concatenate([black, bright]), layers=(0, -1))
+    assert {k: tuple(v.shape) for k, v in taps.items()} == {0: (2, 14, 20, 32), -1: (2, 14, 20, 32)}
+    diff = (taps[0][1] - taps[0][0]).norm(dim=-1)            # block 0 attends within 8 x 8-patch windows
+    assert float(diff[:7, :8].max()) == 0.0 and float(diff[8:, 11:].min()) > 0.0
+    # the grid order is the one the merger reads: regrouped into 2 x 2 units, the last tap gives the tower's output
+    visual = model.model.visual
+    enc = proc.image_processor(images=list(np.concatenate([black, bright])), return_tensors="pt")
+    with torch.no_grad():
+        ref = visual(enc["pixel_values"], grid_thw=enc["image_grid_thw"]).pooler_output
+        x = taps[-1].reshape(2, 7, 2, 10, 2, 32).permute(0, 1, 3, 2, 4, 5).reshape(-1, 32)
+        torch.testing.assert_close(visual.merger(x), ref)
+    with pytest.raises(ValueError, match="out of range"):
+        vlm.vision_layer_features(black, layers=(2,))
+
+
+def test_vlm_layer_taps_refuse_other_classes():
+    from types import SimpleNamespace
+
+    from vadkit.models.vlm import HFVLM, lora_target_modules
+
+    class Fake(torch.nn.Module):                              # a LLaVA-like layout without a vision part
+        config = SimpleNamespace(model_type="llava")
+
+        def __init__(self):
+            super().__init__()
+            self.model = torch.nn.Module()
+
+    tok = SimpleNamespace(pad_token_id=0, padding_side="right")
+    with pytest.raises(ValueError, match="implemented for Qwen2.5-VL.*not Fake"):
+        HFVLM(Fake(), SimpleNamespace(tokenizer=tok), "fake").vision_layer_features(np.zeros((1, 8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="Fake has no model.visual"):
+        lora_target_modules(Fake(), "vision")
+
+
+def test_vlm_lora_targets_separate_language_from_vision():
+    from peft import LoraConfig, get_peft_model
+
+    from vadkit.models.vlm import lora_target_modules
+
+    model, _, _ = _tiny_qwen_vl()
+    lang, vis = lora_target_modules(model, "language"), lora_target_modules(model, "vision")
+    assert lang and vis and not set(lang) & set(vis)
+    assert all(n.startswith("model.language_model.") for n in lang) and "lm_head" not in lang
+    assert all(n.startswith("model.visual.") for n in vis) and "model.visual.blocks.0.attn.qkv" in vis
+    assert {n.rsplit(".", 1)[-1] for n in lang} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                                    "down_proj"}
+    for targets, other in ((lang, "model.visual."), (vis, "model.language_model.")):
+        peft_model = get_peft_model(_tiny_qwen_vl()[0], LoraConfig(r=2, target_modules=targets))
+        wrapped = {n.removeprefix("base_model.model.").rsplit(".lora_A", 1)[0]
+                   for n, _ in peft_model.named_modules() if n.endswith(".lora_A")}
+        assert wrapped == set(targets) and not any(n.startswith(other) for n in wrapped)
+    with pytest.raises(ValueError, match="part must be"):
+        lora_target_modules(model, "projector")
 
 
 def test_text_embedder_minilm():

@@ -1,5 +1,5 @@
 """Rehearsal fixtures: tiny random-weight instances of the full profile's model classes, built offline, cached
-atomically with a digest, and loaded through vadkit's real loaders (or transformers' own, for Qwen2.5-VL) exactly
+atomically with a digest, and loaded through vadkit's real loaders (and transformers' own, for Qwen2.5-VL) exactly
 as a hub id would be; one forward / generate each."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import torch
 from vadkit.errors import ModelNotFoundError
 from vadkit.models import load_captioner, load_clip, load_llm, load_vlm, model_identity
 from vadkit.models.base import GenerationConfig
+from vadkit.models.vlm import lora_target_modules
 
 FRAMES = np.random.default_rng(0).integers(0, 255, (2, 120, 160, 3), dtype=np.uint8)  # SynthVAD-sized frames
 GEN = GenerationConfig(max_new_tokens=4)
@@ -104,6 +105,11 @@ def test_qwen2_5_vl_fixture_through_transformers(R):
     # LoRA targets of the language decoder are separable from the vision tower's
     q = [n for n, _ in model.named_modules() if n.endswith(("q_proj", "v_proj"))]
     assert len(q) == 56 and all(".language_model." in f".{n}" for n in q)
+    lang, vis = lora_target_modules(model, "language"), lora_target_modules(model, "vision")
+    assert set(q) <= set(lang) and not set(lang) & set(vis) and len(vis) == 32 * 5 + 2  # qkv, proj, 3 MLP; merger
+    # the same taps as the zoo's tiny VLM, through load_vlm: 160 x 120 -> 168 x 112, 12 x 8 patches of 14 px
+    taps = load_vlm(d).vision_layer_features(FRAMES, layers=(7, 15, -1))
+    assert {k: tuple(v.shape) for k, v in taps.items()} == {7: (2, 8, 12, 32), 15: (2, 8, 12, 32), -1: (2, 8, 12, 32)}
 
 
 def test_gemma3_fixture_through_load_vlm(R):
@@ -113,6 +119,10 @@ def test_gemma3_fixture_through_load_vlm(R):
     reply = vlm.chat(FRAMES, [{"role": "system", "content": "Be brief."},
                               {"role": "user", "content": "What are the two objects doing?"}], GEN)
     assert isinstance(reply, str)
+    with pytest.raises(ValueError, match="implemented for Qwen2.5-VL"):
+        vlm.vision_layer_features(FRAMES)
+    assert lora_target_modules(vlm.model, "vision") and not set(lora_target_modules(vlm.model, "vision")) & set(
+        lora_target_modules(vlm.model, "language"))
     text = vlm.processor.apply_chat_template([{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "x"}]}],
                                              add_generation_prompt=True, tokenize=False)
     assert text.startswith("<bos><start_of_turn>user\n<start_of_image>") and text.endswith("<start_of_turn>model\n")

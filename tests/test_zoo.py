@@ -119,15 +119,22 @@ def test_train_llm_and_vlm_load_through_hf_loaders(synth_root, home):
     llm = load_llm(str(d))
     out = llm.generate([LAAM_PHRASES_PROMPT.format(label="running", m=3)], GenerationConfig(max_new_tokens=4))
     assert len(out) == 1
-    vcfg = zoo.VLMTrainConfig(image_size=32, vision_width=32, vision_layers=1, steps=2, batch_size=2,
-                              frames_per_video=2, lm=_tiny_lm(zoo))
+    vcfg = zoo.VLMTrainConfig(vision_width=32, vision_depth=2, vision_heads=2, fullatt_block_indexes=[1], steps=2,
+                              batch_size=2, lm=replace(_tiny_lm(zoo), max_len=320), pretrain=False)
+    assert zoo.entry_dir("tiny-vlm", synth_root, vcfg) != zoo.entry_dir("tiny-vlm", synth_root,
+                                                                       replace(vcfg, pretrain=True))
     d = zoo.train_or_load("tiny-vlm", root=synth_root, config=vcfg, progress=False)
     m = json.loads((d / "zoo.json").read_text())["metrics"]
     assert {"caption_bleu4", "untrained_caption_bleu4", "qa_accuracy", "qa_majority"} <= set(m)
-    vlm = load_vlm(str(d))
+    assert m["train_root"] == synth_root.name and m["visual_tokens_per_frame"] == 70  # 160 x 112: 10 x 7 merged
+    vlm = load_vlm(str(d))                     # the saved entry loads as a hub checkpoint would
+    assert type(vlm.model).__name__ == "Qwen2_5_VLForConditionalGeneration"
     frames = np.zeros((2, 120, 160, 3), np.uint8)
-    assert isinstance(vlm.chat(frames, [{"role": "user", "content": "Is there a car?"}],
-                               GenerationConfig(max_new_tokens=3)), str)
+    msgs = [{"role": "user", "content": "Is there a car?"}]
+    reply = vlm.chat(frames, msgs, GenerationConfig(max_new_tokens=3))
+    assert isinstance(reply, str) and reply == load_vlm(str(d)).chat(frames, msgs, GenerationConfig(max_new_tokens=3))
+    taps = vlm.vision_layer_features(frames, layers=(0, -1))
+    assert {k: tuple(v.shape) for k, v in taps.items()} == {0: (2, 14, 20, 32), -1: (2, 14, 20, 32)}
 
 
 def test_check_competence_names_every_figure_below_its_floor():

@@ -10,6 +10,11 @@ factory                full profile (HF / open_clip)       smoke profile (tiny z
 :func:`load_text_embedder` ``"minilm"`` (both profiles) or any sentence-transformers id
 =====================  ================================  ===========================================
 
+Each smoke entry is a tiny model of the full profile's class where one exists: ``zoo:tiny-vlm`` is a
+``Qwen2_5_VLForConditionalGeneration`` with Qwen2.5-VL's processor and chat format, so vision-layer taps
+(:meth:`vadkit.models.vlm.HFVLM.vision_layer_features`) and LoRA targets (:func:`vadkit.models.vlm.lora_target_modules`)
+take the same path in both profiles.
+
 A name is (1) ``"zoo:<entry>"``: trained on SynthVAD on first use and cached (:mod:`vadkit.models.zoo`),
 then loaded from its directory; (2) a local directory written by ``save_pretrained``; (3) a hub id; or
 ``"pkg:<entry>"``: real weights shipped in a pip package, digest-checked (:mod:`vadkit.models.packaged`;

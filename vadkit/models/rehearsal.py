@@ -15,8 +15,9 @@ fixture        class (full profile's model)                 how a chapter parame
                ``Blip2Processor`` (``Salesforce/blip2-opt-2.7b``; OPT decoder)
 ``llama``      ``LlamaForCausalLM`` + fast tokenizer with   ``str(path("llama"))``                    :func:`vadkit.models.load_llm`
                a Llama-3 chat template (``meta-llama/Llama-3.1-8B-Instruct``; Vicuna is the same class)
-``qwen2_5_vl`` ``Qwen2_5_VLForConditionalGeneration`` +     ``str(path("qwen2_5_vl"))``               transformers ``from_pretrained``
-               ``Qwen2_5_VLProcessor`` (``Qwen/Qwen2.5-VL-7B-Instruct``, T-VAD's backbone)            (``load_vlm`` once it supports it)
+``qwen2_5_vl`` ``Qwen2_5_VLForConditionalGeneration`` +     ``str(path("qwen2_5_vl"))``               :func:`vadkit.models.load_vlm`
+               ``Qwen2_5_VLProcessor`` (``Qwen/Qwen2.5-VL-7B-Instruct``, T-VAD's backbone; built by
+               :func:`vadkit.models.vlm.new_qwen2_5_vl`, as the zoo's ``tiny-vlm`` is)
 ``gemma3``     ``Gemma3ForConditionalGeneration`` +         ``str(path("gemma3"))``                   :func:`vadkit.models.load_vlm`
                ``Gemma3Processor`` (Gemma 3 4B+, MLLM-EVAD's VLM)
 ``detector``   torchvision ``fasterrcnn_mobilenet_v3_large_320_fpn``  ``str(path("detector"))``       :func:`load_detector` (builder + safetensors)
@@ -58,6 +59,7 @@ from typing import Callable
 import torch
 
 from vadkit.errors import ModelNotFoundError
+from vadkit.models.vlm import QWEN_VL_CHAT_TEMPLATE as _QWEN_VL_CHAT_TEMPLATE
 
 REHEARSAL_VERSION = "1.0.0"
 OPEN_CLIP_ARCH = "ViT-Tiny-rehearsal"
@@ -161,8 +163,9 @@ def names() -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------
 # tokenizers
 # ---------------------------------------------------------------------------------------------------
-def byte_bpe(specials: list[str], vocab_size: int = 1024, *, post_bos: str | None = None, **named):
-    """A byte-level BPE trained on :data:`CORPUS` -> ``PreTrainedTokenizerFast`` (offline, deterministic).
+def byte_bpe(specials: list[str], vocab_size: int = 1024, *, post_bos: str | None = None, texts=None, **named):
+    """A byte-level BPE trained on :data:`CORPUS` (or on ``texts``, e.g. the zoo's training text) ->
+    ``PreTrainedTokenizerFast`` (offline, deterministic).
 
     ``specials`` get the first ids; ``named`` maps roles (``bos_token``, ``eos_token``, ``pad_token``, or
     extra names such as ``image_token``) to tokens; ``post_bos`` prepends that token when
@@ -176,7 +179,7 @@ def byte_bpe(specials: list[str], vocab_size: int = 1024, *, post_bos: str | Non
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(list(CORPUS) * 4, trainer)
+    tok.train_from_iterator(list(CORPUS) * 4 if texts is None else list(texts), trainer)
     if post_bos is not None:
         tok.post_processor = processors.TemplateProcessing(
             single=f"{post_bos} $A", pair=f"{post_bos} $A $B", special_tokens=[(post_bos, tok.token_to_id(post_bos))])
@@ -193,15 +196,7 @@ LLAMA3_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
 )
 
-QWEN_VL_CHAT_TEMPLATE = (
-    "{% for m in messages %}{% if loop.first and m['role'] != 'system' %}<|im_start|>system\n"
-    "You are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ m['role'] }}\n"
-    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
-    "{% if c['type'] == 'image' or 'image' in c %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif c['type'] == 'video' or 'video' in c %}<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif 'text' in c %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+QWEN_VL_CHAT_TEMPLATE = _QWEN_VL_CHAT_TEMPLATE  # defined with the shared builder in vadkit.models.vlm
 
 GEMMA3_CHAT_TEMPLATE = (  # Gemma has no system role: a system turn is prefixed to the first user turn
     "{{ bos_token }}{% set ns = namespace(system='') %}{% for m in messages %}{% if m['role'] == 'system' %}"
@@ -288,34 +283,20 @@ def _build_llama(d: Path) -> dict:
 
 
 def _build_qwen2_5_vl(d: Path) -> dict:
-    from transformers import (GenerationConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration,
-                              Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
+    from vadkit.models.vlm import QWEN_VL_SPECIALS, QWEN_VL_TOKEN_ROLES, new_qwen2_5_vl
 
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
-                "<|image_pad|>", "<|video_pad|>"]
-    tok = byte_bpe(specials, pad_token="<|endoftext|>", eos_token="<|im_end|>", image_token="<|image_pad|>",
-                   video_token="<|video_pad|>")
-    tok.chat_template = QWEN_VL_CHAT_TEMPLATE
-    proc = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(), tokenizer=tok,
-                               video_processor=Qwen2VLVideoProcessor(), chat_template=QWEN_VL_CHAT_TEMPLATE)
-    ids = {t: tok.convert_tokens_to_ids(t) for t in specials}
+    tok = byte_bpe(QWEN_VL_SPECIALS, **QWEN_VL_TOKEN_ROLES)
     vision = {"depth": 32, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
               "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 112,
               "fullatt_block_indexes": [7, 15, 23, 31], "tokens_per_second": 2}
-    text = {"vocab_size": len(tok), "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 28,
-            "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
-            "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<|endoftext|>"]}
-    cfg = Qwen2_5_VLConfig(text_config=text, vision_config=vision, image_token_id=ids["<|image_pad|>"],
-                           video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
-                           vision_end_token_id=ids["<|vision_end|>"], tie_word_embeddings=False)
-    model = Qwen2_5_VLForConditionalGeneration(cfg).eval()
-    model.generation_config = GenerationConfig(eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]],
-                                               pad_token_id=ids["<|endoftext|>"])
+    text = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 28, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "max_position_embeddings": 4096,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]}}
+    model, proc = new_qwen2_5_vl(tok, vision, text)  # the real processor defaults (patch 14, 28-px factor)
     model.save_pretrained(d)
     proc.save_pretrained(d)
     return {"class": type(model).__name__, "processor": type(proc).__name__, "parameters": _count(model),
-            "load": "transformers.AutoModelForImageTextToText.from_pretrained('<dir>') + AutoProcessor"}
+            "load": "vadkit.models.load_vlm('<dir>') (AutoModelForImageTextToText + AutoProcessor)"}
 
 
 def _build_gemma3(d: Path) -> dict:

@@ -18,9 +18,10 @@ entry              class                                          trained on
 ``tiny-instruct``  ``LlamaForCausalLM`` + the same tokenizer       the pretraining corpus: the generic
                    recipe                                          instruction mix of :mod:`.instructions`
                                                                    (summarise, rate, yes/no, when, phrases)
-``tiny-vlm``       ``LlavaForConditionalGeneration`` (CLIP vision  smoke train split: frame -> caption
-                   tower + projector + Llama decoder)              (CAPTION_PROMPT), clip frames + multi-turn
-                                                                   yes/no questions
+``tiny-vlm``       ``Qwen2_5_VLForConditionalGeneration`` (T-VAD's the pretraining corpus: frame -> caption
+                   class: windowed ViT, 8-px patches, 2 x 2        (CAPTION_PROMPT), clip frames + multi-turn
+                   merger, 70 tokens a frame; Qwen2 decoder with   yes/no questions
+                   M-RoPE; Qwen2.5-VL processor and chat format)
 ``tiny-captioner`` ``PrefixCaptioner`` (:mod:`.captioner`: frozen  the tiny CLIP's corpus: frame -> caption;
                    tiny CLIP + linear prefix bridge + Llama)       the CLIP stays frozen (BLIP-2's recipe)
 =================  =============================================  ==========================================
@@ -30,8 +31,8 @@ data the chapters never train on (:func:`vadkit.data.synth.pretrain_dataset`); t
 training videos alone, its frame features carried no anomaly signal on test (zero-shot AUC 0.47).
 
 Each entry lives in ``vadkit.paths.cache_dir()/zoo/<entry>-<hash>`` where the hash covers the training
-config, :data:`ZOO_VERSION` and the identity of the SynthVAD data (its ``synthvad.json`` digest, and for the
-tiny CLIP the pretraining corpus' generation request). The
+config, :data:`ZOO_VERSION` and the identity of the SynthVAD data (its ``synthvad.json`` digest, and for an
+entry trained on the pretraining corpus, ``pretrain``, every one by default, the corpus' generation request). The
 directory is written by the ordinary ``save_pretrained`` of its class and read back by the same loader a
 full-profile hub id goes through, plus ``zoo.json`` with the config and the held-out figures:
 
@@ -43,7 +44,7 @@ full-profile hub id goes through, plus ``zoo.json`` with the config and the held
   phrase parse rate, next to the untrained model;
 * tiny-llm / tiny-vlm / tiny-captioner: BLEU-4 (sacrebleu, corpus level) of explanations / captions against
   the ground truth, next to the untrained model; VLM yes/no accuracy; LLM LAAM phrase parse rate; the
-  captioner's share of distinct captions (a captioner that repeats one sentence can still score BLEU-4).
+  captioner's and the VLM's share of distinct captions (a captioner that repeats one sentence can still score BLEU-4).
 
 Every training loop is :func:`vadkit.trainer.fit` (through :func:`fit_steps`: one epoch of warm-up + cosine
 steps; moving onto it left every entry's weights bit-identical). Training is on CPU with
@@ -200,17 +201,75 @@ class InstructTrainConfig:
 
 @dataclass
 class VLMTrainConfig:
-    image_size: int = 48
+    """The tiny VLM: a ``Qwen2_5_VLForConditionalGeneration`` (T-VAD's Qwen2.5-VL-7B class and processor, built by
+    :func:`vadkit.models.vlm.new_qwen2_5_vl`) trained from scratch on the pretraining corpus: frame -> caption
+    (:data:`~vadkit.models.prompts.CAPTION_PROMPT`) and ``qa_frames`` clip frames + two-turn yes/no questions.
+
+    What the vision tower sees: a 160 x 120 SynthVAD frame is resized by ``Qwen2VLImageProcessor`` to a multiple
+    of ``patch_size * merge_size`` = 16 px within ``max_pixels`` = 160 * 120 (no upscaling): **160 x 112** (W x H)
+    is fed, **20 x 14 = 280 patches** of 8 px, which the 2 x 2 merger turns into **10 x 7 = 70 visual tokens per
+    frame** for the language model (140 for a 2-frame clip). A person (~18 px tall, 17 px after the resize)
+    spans 2-3 patches vertically, a car (~26 x 13 px) about 3 x 2. (Qwen2.5-VL-7B's real processor, 14-px
+    patches and a 28-px factor, feeds the same frame as 168 x 112: 12 x 8 patches, 24 tokens, a person ~1.2
+    patches tall.) ``temporal_patch_size`` 2 (a still image is repeated, as in the real model); window
+    attention over 64-px windows (4 x 4 merged tokens, the real model's 112 px / 14 px * 8 px) with full
+    attention at blocks ``fullatt_block_indexes`` (the real model's 7, 15, 23, 31 of 32: every block ending a
+    quarter of the tower). The decoder is ``lm``'s size with grouped-query attention (``lm.heads // 2`` KV
+    heads) and M-RoPE split 2:3:3 as in the 7B model.
+
+    Training frames are the tiny CLIP's corpus frames (the same ``frames_per_video`` / ``anomalous_stride`` /
+    ``max_crops``, so an in-process zoo build decodes the corpus once); a clip's QA frames are its corpus frames
+    inside its first event (uniform ones for a normal video). Samples are built per step (steps x batch_size of
+    them), not for the whole corpus. Measured on 2 idle CPU cores: 58 s (240 steps of 0.2 s, both evaluations),
+    plus ~30 s to decode the corpus when no tiny CLIP was trained in the same process.
+    """
+
     patch_size: int = 8
+    merge_size: int = 2
+    temporal_patch_size: int = 2
+    min_pixels: int = 56 * 56
+    max_pixels: int = 160 * 120        # the SynthVAD frame's own size: resized down to 160 x 112, never up
+    window_size: int = 64              # px: 4 x 4 merged tokens per attention window
     vision_width: int = 64
-    vision_layers: int = 2
-    frames_per_video: int = 4
+    vision_depth: int = 4
+    vision_heads: int = 4
+    fullatt_block_indexes: list[int] = field(default_factory=lambda: [1, 3])
+    frames_per_video: int = 6          # = ClipTrainConfig: the corpus frames are shared with the tiny CLIP
+    anomalous_stride: int = 16
+    max_crops: int = 1
     qa_frames: int = 2
-    steps: int = 300
+    steps: int = 240
     batch_size: int = 8
     lr: float = 3e-3
-    lm: LMTrainConfig = field(default_factory=lambda: LMTrainConfig(max_len=192, steps=300))  # lm.steps unused
+    lm: LMTrainConfig = field(default_factory=lambda: LMTrainConfig(max_len=320, steps=0))  # lm.steps unused
+    pretrain: bool = True              # train on the pretraining corpus (False: on the given root's train split)
     seed: int = 0
+
+    def vision_config(self) -> dict:
+        """``Qwen2_5_VLVisionConfig`` fields; ``out_hidden_size`` is the decoder width."""
+        return {"depth": self.vision_depth, "hidden_size": self.vision_width,
+                "intermediate_size": self.vision_width * 2, "num_heads": self.vision_heads,
+                "out_hidden_size": self.lm.hidden, "patch_size": self.patch_size,
+                "spatial_merge_size": self.merge_size, "temporal_patch_size": self.temporal_patch_size,
+                "window_size": self.window_size, "fullatt_block_indexes": list(self.fullatt_block_indexes),
+                "tokens_per_second": 2}
+
+    def text_config(self) -> dict:
+        """``Qwen2_5_VLTextConfig`` fields (vocabulary and special ids come from the tokenizer)."""
+        from vadkit.models.vlm import mrope_section
+
+        c = self.lm
+        return {"hidden_size": c.hidden, "intermediate_size": c.intermediate, "num_hidden_layers": c.layers,
+                "num_attention_heads": c.heads, "num_key_value_heads": max(1, c.heads // 2),
+                "max_position_embeddings": c.max_len * 2,
+                "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0,
+                                    "mrope_section": mrope_section(c.hidden // c.heads)}}
+
+    def image_processor(self) -> dict:
+        """``Qwen2VLImageProcessor`` settings."""
+        return {"patch_size": self.patch_size, "merge_size": self.merge_size,
+                "temporal_patch_size": self.temporal_patch_size, "min_pixels": self.min_pixels,
+                "max_pixels": self.max_pixels}
 
 
 @dataclass
@@ -678,7 +737,7 @@ def _train_lit(root: Path, c: LitTrainConfig, out: Path, progress: bool) -> dict
 
 
 # ---------------------------------------------------------------------------------------------------
-# tokenizer shared by the tiny LLM and VLM
+# tokenizer shared by the tiny LLM and the captioner (the tiny VLM has its own, :func:`vlm_tokenizer`)
 # ---------------------------------------------------------------------------------------------------
 CHAT_TEMPLATE = (
     "{% for m in messages %}"
@@ -977,26 +1036,22 @@ def _train_instruct(root: Path, c: InstructTrainConfig, out: Path, progress: boo
 
 
 # ---------------------------------------------------------------------------------------------------
-# tiny VLM (LLaVA: CLIP vision tower + projector + Llama)
+# tiny VLM (Qwen2.5-VL: windowed ViT + 2 x 2 patch merger + Qwen2 decoder with M-RoPE)
 # ---------------------------------------------------------------------------------------------------
-def _new_vlm(tok, c: VLMTrainConfig):
-    from transformers import (CLIPImageProcessor, CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration,
-                              LlavaProcessor)
+def vlm_tokenizer(texts: list[str], vocab_size: int):
+    """Byte-level BPE trained on ``texts`` with Qwen2.5-VL's special tokens and roles."""
+    from vadkit.models.rehearsal import byte_bpe
+    from vadkit.models.vlm import QWEN_VL_SPECIALS, QWEN_VL_TOKEN_ROLES
 
-    vc = CLIPVisionConfig(image_size=c.image_size, patch_size=c.patch_size, hidden_size=c.vision_width,
-                          intermediate_size=c.vision_width * 3, num_hidden_layers=c.vision_layers,
-                          num_attention_heads=4)
-    cfg = LlavaConfig(vision_config=vc, text_config=_llama_config(tok, c.lm),
-                      image_token_index=tok.convert_tokens_to_ids("<image>"),
-                      vision_feature_select_strategy="full", vision_feature_layer=-1,
-                      tie_word_embeddings=True)
-    ip = CLIPImageProcessor(size={"shortest_edge": c.image_size},
-                            crop_size={"height": c.image_size, "width": c.image_size})
-    proc = LlavaProcessor(image_processor=ip, tokenizer=tok, patch_size=c.patch_size,
-                          vision_feature_select_strategy="full", chat_template=CHAT_TEMPLATE,
-                          num_additional_image_tokens=1)
+    return byte_bpe(QWEN_VL_SPECIALS, vocab_size, texts=texts, **QWEN_VL_TOKEN_ROLES)
+
+
+def _new_vlm(tok, c: VLMTrainConfig):
+    """``(Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor)`` of config ``c`` around ``tok``, seeded."""
+    from vadkit.models.vlm import new_qwen2_5_vl
+
     torch.manual_seed(c.seed)
-    return LlavaForConditionalGeneration(cfg), proc
+    return new_qwen2_5_vl(tok, c.vision_config(), c.text_config(), c.image_processor())
 
 
 def _qa_conversations(ann, rng: random.Random, turns: int = 2) -> list[list[dict]]:
@@ -1027,32 +1082,58 @@ def _clip_frames(ann, k: int) -> np.ndarray:
     return VideoReader(ann.video_path).get_frames(idx)
 
 
-def vlm_sample_inputs(proc, frames, messages, max_len: int):
-    """Processor inputs + labels (loss on assistant turns) for one training conversation."""
+def _clip_rows(data: SynthText, rows: list[int], ann, k: int) -> list[int]:
+    """``k`` of a video's already decoded frames (indices into ``data``) standing in for :func:`_clip_frames`:
+    those inside its first event, else all of them, uniformly; ``[]`` if the event has none."""
+    from vadkit.data.video import uniform_indices
+
+    if ann.segments:
+        s = ann.segments[0]
+        rows = [r for r in rows if s.start <= data.frame_idx[r] <= s.end]
+    return [rows[i] for i in uniform_indices(len(rows), k)] if rows else []
+
+
+def vlm_sample_inputs(proc, frames, messages, max_len: int) -> tuple[list[int], list[int], dict]:
+    """``(ids, labels, vision)`` of one training conversation: token ids, labels with the loss on assistant
+    replies only (their text and end-of-turn token, not the ``<|im_start|>assistant`` header), and the
+    processor's vision inputs (``pixel_values`` ``[P, 3 * t * p * p]``, ``image_grid_thw`` ``[K, 3]``) for the
+    ``K = len(frames)`` images of the first user turn. Built turn by turn from the chat template, so the ids are
+    those the template gives the whole conversation."""
+    from vadkit.errors import ConfigError
     from vadkit.models.vlm import attach_images
 
     tok = proc.tokenizer
     msgs = attach_images(messages, len(frames))
-    ids, labels = [], []
+    ids: list[int] = []
+    labels: list[int] = []
+    vision: dict = {}
+    prev = ""
     for i, m in enumerate(msgs):
-        prev = proc.apply_chat_template(msgs[:i], tokenize=False) if i else ""
         cur = proc.apply_chat_template(msgs[:i + 1], tokenize=False)
-        piece_text = cur[len(prev):]
-        enc = proc(images=list(frames), text=[piece_text], return_tensors="pt") if "<image>" in piece_text \
-            else {"input_ids": tok([piece_text], add_special_tokens=False, return_tensors="pt")["input_ids"]}
+        text = cur[len(prev):]
+        if proc.image_token in text:
+            enc = proc(images=list(frames), text=[text], return_tensors="pt")
+            vision = {"pixel_values": enc["pixel_values"], "image_grid_thw": enc["image_grid_thw"]}
+        else:
+            enc = tok([text], add_special_tokens=False, return_tensors="pt")
         piece = enc["input_ids"][0].tolist()
-        if "pixel_values" in enc:
-            pixel = enc["pixel_values"]
         ids += piece
         if m["role"] == "assistant":
-            head = len(tok("<|assistant|>", add_special_tokens=False)["input_ids"])
+            header = proc.apply_chat_template(msgs[:i], tokenize=False, add_generation_prompt=True)[len(prev):]
+            head = len(tok(header, add_special_tokens=False)["input_ids"])
             labels += [-100] * head + piece[head:]
         else:
             labels += [-100] * len(piece)
-    return ids[:max_len], labels[:max_len], pixel
+        prev = cur
+    if proc.image_token_id in ids[max_len:]:
+        raise ConfigError(f"VLMTrainConfig.lm.max_len = {max_len} cuts the image tokens of a {len(frames)}-frame "
+                          f"sample ({len(ids)} tokens); raise it")
+    return ids[:max_len], labels[:max_len], vision
 
 
 def evaluate_vlm(vlm, test: SynthText, test_ds, n_captions: int = 48, n_qa: int = 48, seed: int = 0) -> dict:
+    """Held-out caption BLEU-4 (frame -> caption) and yes/no accuracy (2 clip frames + one question; strict
+    parsing, an unparsable answer counts as wrong) next to the majority answer's share."""
     from vadkit.errors import ParseError
     from vadkit.models.base import GenerationConfig
     from vadkit.models.captioner import VLMCaptioner
@@ -1061,8 +1142,9 @@ def evaluate_vlm(vlm, test: SynthText, test_ds, n_captions: int = 48, n_qa: int 
 
     rng = np.random.default_rng(seed)
     sel = rng.choice(len(test.captions), size=min(n_captions, len(test.captions)), replace=False)
-    caps = VLMCaptioner(vlm).caption(test.frames[sel], config=GenerationConfig(max_new_tokens=24))
-    out = {"caption_bleu4": _bleu4(caps, [test.captions[i] for i in sel]), "n_captions": len(sel)}
+    caps = VLMCaptioner(vlm).caption(test.frames[sel], config=GenerationConfig(max_new_tokens=40))
+    out = {"caption_bleu4": _bleu4(caps, [test.captions[i] for i in sel]), "n_captions": len(sel),
+           "distinct_caption_share": len(set(caps)) / max(len(caps), 1)}
     correct, parsed, total, yes = 0, 0, 0, 0
     anns = list(test_ds.values())
     for ann in anns:
@@ -1089,48 +1171,66 @@ def evaluate_vlm(vlm, test: SynthText, test_ds, n_captions: int = 48, n_qa: int 
 
 
 def _train_vlm(root: Path, c: VLMTrainConfig, out: Path, progress: bool) -> dict:
+    """Captions and multi-turn yes/no QA on the training corpus (:class:`VLMTrainConfig`); held-out figures on
+    ``root``'s test split next to the untrained twin."""
     from vadkit.models.prompts import CAPTION_PROMPT
     from vadkit.models.vlm import HFVLM
 
     rng = random.Random(c.seed)
-    train = synth_text(str(root), "train", c.frames_per_video, c.seed)
+    train = synth_text(str(training_root(root, c)), "train", c.frames_per_video, c.seed, c.max_crops,
+                       c.anomalous_stride)
     test = synth_text(str(root), "test", 4, c.seed + 1)
-    test_ds = test.ds
-    tok = train_tokenizer(_corpus([train.ds]), c.lm.vocab_size)
+    tok = vlm_tokenizer(_corpus([train.ds]), c.lm.vocab_size)
     model, proc = _new_vlm(tok, c)
-    untrained = evaluate_vlm(HFVLM(model, proc, "untrained"), test, test_ds, n_captions=16, n_qa=16)
-    tok.padding_side = "right"
-    samples = []  # (ids, labels, pixel [K, 3, S, S])
-    for i in range(len(train.captions)):
-        msgs = [{"role": "user", "content": CAPTION_PROMPT}, {"role": "assistant", "content": train.captions[i]}]
-        samples.append(vlm_sample_inputs(proc, train.frames[i:i + 1], msgs, c.lm.max_len))
+    untrained = evaluate_vlm(HFVLM(model, proc, "untrained"), test, test.ds, n_captions=16, n_qa=16)
+    rows: dict[str, list[int]] = {}
+    for r, v in enumerate(train.video_ids):
+        rows.setdefault(v, []).append(r)
+    qa_items = []  # (frame rows, conversation); a video whose event has no decoded frame is decoded here
     for ann in train.ds.values():
         if not ann.qa:
             continue
-        frames = _clip_frames(ann, c.qa_frames)
-        for conv in _qa_conversations(ann, rng):
-            samples.append(vlm_sample_inputs(proc, frames, conv, c.lm.max_len))
-    by_k: dict[int, list] = {}
-    for s in samples:
-        by_k.setdefault(s[2].shape[0], []).append(s)
-    groups = list(by_k.values())
-    weights = [len(g) for g in groups]
+        pick = _clip_rows(train, rows.get(ann.video_id, []), ann, c.qa_frames)
+        frames = train.frames[pick] if pick else _clip_frames(ann, c.qa_frames)
+        qa_items += [(frames, conv) for conv in _qa_conversations(ann, rng)]
+    kinds = [("caption", len(train.captions)), ("qa", len(qa_items))]
+
+    def sample(kind: str):
+        if kind == "caption":
+            i = rng.randrange(len(train.captions))
+            msgs = [{"role": "user", "content": CAPTION_PROMPT},
+                    {"role": "assistant", "content": train.captions[i]}]
+            return vlm_sample_inputs(proc, train.frames[i:i + 1], msgs, c.lm.max_len)
+        frames, conv = qa_items[rng.randrange(len(qa_items))]
+        return vlm_sample_inputs(proc, frames, conv, c.lm.max_len)
 
     def batches(_step):
-        g = rng.choices(groups, weights)[0]
-        chosen = rng.sample(g, min(c.batch_size, len(g)))
+        # one kind per batch (1-frame captions, K-frame clips: little padding), drawn by pool size
+        kind = rng.choices([k for k, _ in kinds], [n for _, n in kinds])[0]
+        chosen = [sample(kind) for _ in range(c.batch_size)]
         ids, lab, att = _collate([(a, b) for a, b, _ in chosen], tok.pad_token_id)
-        return ids, lab, att, torch.cat([p for _, _, p in chosen])
+        # without mm_token_type_ids Qwen2.5-VL gives the image tokens text (1-D) positions, while the processor
+        # passes them at inference (3-D M-RoPE): trained without them, the model captioned no test frame
+        mm = torch.tensor(proc.create_mm_token_type_ids(ids.tolist()))
+        return (ids, lab, att, mm, torch.cat([v["pixel_values"] for *_, v in chosen]),
+                torch.cat([v["image_grid_thw"] for *_, v in chosen]))
 
     def forward(b):
-        ids, lab, att, px = b
-        return model(input_ids=ids, attention_mask=att, labels=lab, pixel_values=px).loss
+        ids, lab, att, mm, px, thw = b
+        return model(input_ids=ids, attention_mask=att, labels=lab, mm_token_type_ids=mm, pixel_values=px,
+                     image_grid_thw=thw).loss
 
     final = fit_steps(model, batches, c.steps, c.lr, "zoo: tiny-vlm", progress, forward)
-    metrics = evaluate_vlm(HFVLM(model, proc, "zoo:tiny-vlm"), test, test_ds)
-    metrics.update({f"untrained_{k}": v for k, v in untrained.items() if k in ("caption_bleu4", "qa_accuracy")})
+    metrics = evaluate_vlm(HFVLM(model, proc, "zoo:tiny-vlm"), test, test.ds)
+    metrics.update({f"untrained_{k}": v for k, v in untrained.items()
+                    if k in ("caption_bleu4", "qa_accuracy", "distinct_caption_share")})
     metrics["final_train_loss"] = final
-    metrics["n_train_samples"] = len(samples)
+    metrics["n_train_frames"] = len(train.captions)
+    metrics["n_train_conversations"] = len(qa_items)
+    metrics["visual_tokens_per_frame"] = int(vlm_sample_inputs(
+        proc, train.frames[:1], [{"role": "user", "content": CAPTION_PROMPT}], c.lm.max_len)[0].count(
+        proc.image_token_id))
+    metrics["train_root"] = Path(train.root).name
     model.save_pretrained(out)
     proc.save_pretrained(out)
     return metrics
