@@ -159,3 +159,20 @@ def test_check_competence_names_every_figure_below_its_floor():
     msg = str(err.value)
     assert "event zero-shot balanced acc" in msg and "anomaly zero-shot AUC" in msg and "caption BLEU-4" in msg
     assert check_competence(df(0.25, 0.61, 0.3).iloc[:0]).empty  # full profile: nothing to check
+
+
+def test_train_all_names_unknown_entries_and_trains_in_order_with_one_worker(monkeypatch, home, synth_root):
+    from pathlib import Path
+
+    from vadkit.data import synth
+    from vadkit.models import zoo
+
+    with pytest.raises(ModelNotFoundError, match="tiny-nope"):
+        zoo.train_all(["tiny-clip", "tiny-nope"])
+    calls = []
+    monkeypatch.setattr(synth, "smoke_dataset", lambda *a, **k: Path(synth_root))
+    monkeypatch.setattr(synth, "pretrain_dataset", lambda *a, **k: Path(synth_root))
+    monkeypatch.setattr(zoo, "train_or_load", lambda e, root=None, **k: calls.append(e) or zoo.entry_dir(e, root))
+    out = zoo.train_all(["tiny-llm", "tiny-instruct"], workers=1)
+    assert calls == ["tiny-llm", "tiny-instruct"] and set(out) == {"tiny-llm", "tiny-instruct"}
+    assert zoo.REQUIRES["tiny-captioner"] == ("tiny-clip",)

@@ -25,7 +25,10 @@ def register(subparsers) -> None:
     from vadkit.models.zoo import ENTRIES
 
     t.add_argument("entries", nargs="*", help=f"{', '.join(ENTRIES)} (default: all)")
-    t.add_argument("--force", action="store_true", help="retrain even if cached")
+    t.add_argument("--force", action="store_true", help="retrain even if cached (one entry after another)")
+    t.add_argument("--workers", type=int, default=None,
+                   help="entries trained side by side, one process and one torch thread each (default: 2 on "
+                        "2+ cores; 1 = in this process)")
     t.set_defaults(func=_train)
     add_check(t, _known_entries)
     s = sub.add_parser("show", help="held-out figures of trained entries")
@@ -44,9 +47,12 @@ def _names(entries):
 def _train(args) -> int:
     from vadkit.models import zoo
 
-    for e in _names(args.entries):
-        d = zoo.train_or_load(e, force=args.force)
-        print(f"{e}: {d}")
+    if args.force:  # retraining on request stays sequential, with progress bars
+        for e in _names(args.entries):
+            print(f"{e}: {zoo.train_or_load(e, force=True)}")
+    else:
+        for e, d in zoo.train_all(_names(args.entries), workers=args.workers).items():
+            print(f"{e}: {d}")
     return _show(args)
 
 

@@ -177,6 +177,8 @@ def build_book(profile: str = "smoke", only: list[str] | None = None, *, execute
     src.mkdir(parents=True, exist_ok=True)
     notebooks = [resolve(x, notebooks_root) for x in only] if only else discover(notebooks_root)
     report = BookReport(profile)
+    if execute and profile == "smoke" and not only:
+        _pretrain_zoo(echo)
     for i, nb in enumerate(notebooks, 1):
         out = src / nb.name
         if execute:
@@ -225,6 +227,22 @@ def build_book(profile: str = "smoke", only: list[str] | None = None, *, execute
         echo("jupyter-book build failed:\n" + report.build_log[-4000:])
     report.wall_time_s = round(time.perf_counter() - t0, 1)
     return report
+
+
+def _pretrain_zoo(echo) -> None:
+    """Train the tiny zoo before the chapters, two entries side by side (:func:`vadkit.models.zoo.train_all`):
+    the chapters would train each entry on first use, one after the other. A failure is reported and left to
+    the chapter that needs the entry (it retries and fails visibly on its page)."""
+    from vadkit.errors import VadkitError
+    from vadkit.models import zoo
+
+    t0 = time.perf_counter()
+    try:
+        zoo.train_all(echo=echo)
+    except VadkitError as err:
+        echo(f"zoo pre-training failed (the chapters will retry): {err}")
+        return
+    echo(f"zoo ready in {time.perf_counter() - t0:.0f} s")
 
 
 def _record_times(report: BookReport) -> None:
