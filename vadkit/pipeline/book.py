@@ -177,7 +177,7 @@ def build_book(profile: str = "smoke", only: list[str] | None = None, *, execute
     src.mkdir(parents=True, exist_ok=True)
     notebooks = [resolve(x, notebooks_root) for x in only] if only else discover(notebooks_root)
     report = BookReport(profile)
-    if execute and profile == "smoke" and not only:
+    if execute and profile == "smoke" and not only and notebooks_root is None:  # the project's whole book
         _pretrain_zoo(echo)
     for i, nb in enumerate(notebooks, 1):
         out = src / nb.name
