@@ -215,17 +215,18 @@ def probe_check(cfg: FeaturesModelsConfig):
             controls["hist"][v] = colour_histograms(frames)
             for n, twin in twins.items():
                 controls[n][v] = encode_frames(twin, frames, cfg.batch_size)
+    trained = {n: {s: {v: st.load(s, v) for v in splits.split(s)} for s in ("train", "val", "test")}
+               for n, st in stores.items()}  # read once: the probe table and the learning curve both use them
     towers = {}
     for n in names:
-        towers[f"{n} (trained, frozen)"] = lambda s, st=stores[n]: {v: st.load(s, v) for v in splits.split(s)}
+        towers[f"{n} (trained, frozen)"] = lambda s, f=trained[n]: f[s]
         if n in twins:
             towers[f"{n} untrained twin (control)"] = lambda s, c=controls[n]: {v: c[v] for v in splits.split(s)}
     towers["colour histogram 4x4x4 + mean (control)"] = lambda s: {v: controls["hist"][v] for v in splits.split(s)}
     table, per_type = probe_table(splits, towers, snippet_len=cfg.snippet_len)
     curve = [{"features": n, **row}
              for n in names
-             for row in learning_curve(splits, {s: towers[f"{n} (trained, frozen)"](s)
-                                                for s in ("train", "val", "test")}, snippet_len=cfg.snippet_len)]
+             for row in learning_curve(splits, trained[n], snippet_len=cfg.snippet_len)]
     return table, per_type, pd.DataFrame(curve)
 
 

@@ -1023,6 +1023,20 @@ def evaluate_llm(llm, test_ds, n_max: int = 30) -> dict:
     return out
 
 
+def _fit_causal_lm(model, tok, examples, c: LMTrainConfig, rng: random.Random, desc: str, progress: bool) -> float:
+    """``c.steps`` steps of next-token loss on ``c.batch_size`` random ``(ids, labels)`` chat examples
+    (:func:`_chat_example`; :func:`_collate` pads on the right itself); returns the last step's loss."""
+
+    def batches(_step):
+        return _collate(rng.sample(examples, min(c.batch_size, len(examples))), tok.pad_token_id)
+
+    def forward(b):
+        ids, lab, att = b
+        return model(input_ids=ids, attention_mask=att, labels=lab).loss
+
+    return fit_steps(model, batches, c.steps, c.lr, desc, progress, forward)
+
+
 def _train_llm(root: Path, c: LMTrainConfig, out: Path, progress: bool) -> dict:
     from transformers import LlamaForCausalLM
 
@@ -1037,15 +1051,7 @@ def _train_llm(root: Path, c: LMTrainConfig, out: Path, progress: bool) -> dict:
     examples = _llm_examples(tok, train_ds, c, rng)
     model = LlamaForCausalLM(_llama_config(tok, c))
     untrained = evaluate_llm(HFLLM(model, tok, "untrained"), test_ds, n_max=16)
-
-    def batches(_step):
-        return _collate(rng.sample(examples, min(c.batch_size, len(examples))), tok.pad_token_id)
-
-    def forward(b):
-        ids, lab, att = b
-        return model(input_ids=ids, attention_mask=att, labels=lab).loss
-
-    final = fit_steps(model, batches, c.steps, c.lr, "zoo: tiny-llm", progress, forward)
+    final = _fit_causal_lm(model, tok, examples, c, rng, "zoo: tiny-llm", progress)
     tok.padding_side = "left"
     metrics = evaluate_llm(HFLLM(model, tok, "zoo:tiny-llm"), test_ds)
     metrics["untrained_aegm_bleu4"] = untrained["aegm_bleu4"]
@@ -1075,19 +1081,8 @@ def _train_instruct(root: Path, c: InstructTrainConfig, out: Path, progress: boo
     examples = [_chat_example(tok, [{"role": "user", "content": e.prompt}, {"role": "assistant", "content": e.target}],
                               c.lm.max_len) for e in mix]
     model = LlamaForCausalLM(_llama_config(tok, c.lm))
-    tok.padding_side = "left"
     untrained = evaluate_instruct(HFLLM(model, tok, "untrained"), test_ds, n_videos=12)
-    tok.padding_side = "right"
-
-    def batches(_step):
-        return _collate(rng.sample(examples, min(c.lm.batch_size, len(examples))), tok.pad_token_id)
-
-    def forward(b):
-        ids, lab, att = b
-        return model(input_ids=ids, attention_mask=att, labels=lab).loss
-
-    final = fit_steps(model, batches, c.lm.steps, c.lm.lr, "zoo: tiny-instruct", progress, forward)
-    tok.padding_side = "left"
+    final = _fit_causal_lm(model, tok, examples, c.lm, rng, "zoo: tiny-instruct", progress)
     metrics = evaluate_instruct(HFLLM(model, tok, "zoo:tiny-instruct"), test_ds)
     metrics.update({f"untrained_{k}": v for k, v in untrained.items()})
     metrics["final_train_loss"] = final
