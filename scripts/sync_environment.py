@@ -18,6 +18,8 @@ HEADER = """\
 # the dependencies of `pip install -e .[all]` (core + book + test + llm extras).
 # Create: conda env create -f environment.yml && conda activate vadkit
 # On a CPU-only build machine, pip takes torch 2.14.1 + torchvision 0.29.1 (see README).
+# Then, as the Makefile does: pip install --no-deps "trackers==2.6.1" "supervision==0.31.2"
+# (they declare opencv-python, which would overwrite opencv-python-headless's cv2).
 name: vadkit
 channels:
   - conda-forge

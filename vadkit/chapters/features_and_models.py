@@ -148,7 +148,10 @@ def zoo_figures(cfg: FeaturesModelsConfig) -> pd.DataFrame:
 #: floor)``; a floor ``"ref"`` means "above the row's chance / majority / untrained value".
 COMPETENCE_FLOORS = (
     ("tiny-clip", "agent zero-shot balanced acc", 1.5),     # x chance (3 classes: > 0.5; measured 0.83)
-    ("tiny-clip", "event zero-shot balanced acc", 1.3),     # x chance (9 classes: > 0.144; measured 0.17)
+    # x chance (9 classes: > 0.133); measured 0.145-0.167 over builds of one config (machines and thread counts
+    # change the float reductions, so the trajectory), the untrained twin at 0.111: 1.3x chance (0.144) failed
+    # builds that were not regressions
+    ("tiny-clip", "event zero-shot balanced acc", 1.2),
     # measured 0.52-0.60 across builds of the same config (the thread count changes the float reductions, so the
     # trajectory), with the untrained twin at 0.51-0.57: "1 - p(normal)" is a weak reading of this tower, so the
     # floor only says "not collapsed" (a constant score gives exactly 0.5); the linear probe below is the real test
