@@ -299,33 +299,90 @@ def unit_crops(frames: np.ndarray, units: Sequence[Unit], size: int = 48,
 DESCRIBE_KIND = "describe"
 
 
+class DescriptionCache:
+    """Descriptions cached per crop pair, stored one shard per (describer, video).
+
+    An entry's key is :func:`vadkit.identity.cache_key` of the describer's identity and settings, the unit kind,
+    the decoding settings and the sha256 of both crops (:func:`vadkit.models.calls.array_digest`), so another
+    describer, prompt or pixels never reuse one, and a rerun, another ``k`` or another fusion weight makes no
+    new call. Entries live in ``<root>/describe/<describer digest>/<video>.json`` (atomic, with a content
+    digest: a damaged shard is treated as empty), one write per video and batch instead of one per crop pair
+    (thousands of tiny fsynced files would cost more than the tiny describer itself). Calls made and served are
+    counted in :data:`vadkit.models.calls.STATS` under ``describe/made`` and ``describe/cached``.
+    """
+
+    def __init__(self, root=None):
+        from pathlib import Path
+
+        from vadkit import paths
+
+        self.root = Path(root) if root is not None else paths.cache_dir() / "model_calls"
+
+    def shard(self, ident: str, video: str):
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in video)
+        return self.root / DESCRIBE_KIND / ident[:16] / f"{safe}.json"
+
+    def lookup(self, ident: str, video: str) -> dict[str, str]:
+        from vadkit.identity import read_json_entry
+
+        rec = read_json_entry(self.shard(ident, video))
+        return dict(rec.get("entries", {})) if rec else {}
+
+    def store(self, ident: str, video: str, entries: Mapping[str, str], meta: Mapping) -> None:
+        from vadkit.identity import write_json_entry
+
+        write_json_entry(self.shard(ident, video), {**meta, "entries": dict(sorted(entries.items()))})
+
+
+def describer_identity(describer, settings: Mapping | None = None) -> tuple[str, dict]:
+    """``(digest, record)`` naming the describer: its model identity, ``describe()`` record and the settings."""
+    from vadkit.identity import cache_key, producer
+    from vadkit.models.calls import _identity_of
+
+    try:
+        model_id = _identity_of(describer)
+    except (ValueError, TypeError):
+        model_id = getattr(describer, "name", type(describer).__name__)
+    info = describer.describe() if hasattr(describer, "describe") else {}
+    rec = {"model": model_id, "describer": info, "settings": dict(settings or {})}
+    return cache_key(producer("model-calls"), kind=DESCRIBE_KIND, **rec), rec
+
+
 def describe_units(describer, frames: np.ndarray, units: Sequence[Unit], *, size: int = 48, margin: float = 0.25,
-                   cache=None, config=None, batch_size: int = 64, progress: bool = False) -> list[str]:
-    """The describer's text for every unit, each crop pair cached on disk (:class:`vadkit.models.calls.
-    ModelCallCache`, kind ``describe``): keyed by the describer's identity and settings (``describer.describe()``),
-    the unit kind, the decoding config and the sha256 of both crops, so a rerun, another ``k`` or another fusion
-    weight makes no new call. ``describer.describe_crops(crops_t, crops_t1, kinds, config)`` runs the rest."""
+                   cache: DescriptionCache | None = None, config=None, batch_size: int = 64,
+                   video: str | None = None) -> list[str]:
+    """The describer's text for every unit, each crop pair cached (:class:`DescriptionCache`);
+    ``describer.describe_crops(crops_t, crops_t1, kinds, config)`` runs on the missing ones in batches."""
     import dataclasses
 
-    from vadkit.models.calls import ModelCallCache, array_digest
+    from vadkit.identity import cache_key
+    from vadkit.models.calls import STATS, array_digest
 
     if not units:
         return []
+    video = video or units[0].video
     ct, ct1, _ = unit_crops(frames, units, size, margin)
-    cache = cache if isinstance(cache, ModelCallCache) else ModelCallCache(cache)
+    cache = cache or DescriptionCache()
     settings = (dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {}))
-    ident = describer.describe() if hasattr(describer, "describe") else {"name": getattr(describer, "name", "?")}
-    reqs = {n: ({"describer": ident, "kind": u.kind, "crop_size": size}, array_digest([ct[n], ct1[n]]))
-            for n, u in enumerate(units)}
-
-    def compute(keys: list) -> list[str]:
-        idx = np.asarray(keys, dtype=int)
-        texts = describer.describe_crops(ct[idx], ct1[idx], [units[i].kind for i in keys], config)
-        return [str(t).strip() for t in texts]
-
-    out = cache.run(DESCRIBE_KIND, describer, reqs, settings, compute, batch_size=batch_size, progress=progress,
-                    desc=f"describe ({getattr(describer, 'name', '?')})")
-    return [out[n] for n in range(len(units))]
+    ident, rec = describer_identity(describer, {**settings, "crop_size": size})
+    keys = [cache_key({"what": "crop-pair"}, kind=u.kind, crops=array_digest([ct[n], ct1[n]]), length=32)
+            for n, u in enumerate(units)]
+    entries = cache.lookup(ident, video)
+    todo = sorted({n for n, k in enumerate(keys) if k not in entries}, key=lambda n: keys[n])
+    todo = [n for i, n in enumerate(todo) if i == 0 or keys[n] != keys[todo[i - 1]]]
+    STATS[f"{DESCRIBE_KIND}/cached"] += len(units) - len(todo)
+    for i in range(0, len(todo), max(int(batch_size), 1)):
+        part = np.asarray(todo[i:i + batch_size], dtype=int)
+        texts = describer.describe_crops(ct[part], ct1[part], [units[n].kind for n in part], config)
+        if len(texts) != len(part):
+            raise RuntimeError(f"{getattr(describer, 'name', '?')}: {len(texts)} descriptions for {len(part)} "
+                               f"crop pairs")
+        for n, t in zip(part, texts):
+            entries[keys[n]] = str(t).strip()
+        STATS[f"{DESCRIBE_KIND}/made"] += len(part)
+    if todo:
+        cache.store(ident, video, entries, {**rec, "video": video})
+    return [entries[k] for k in keys]
 
 
 # ------------------------------------------------------------------------ scores ------------------------------
@@ -463,6 +520,7 @@ def parse_judgment(text: str) -> float:
 
 
 __all__ = ["Unit", "TextEmbeddings", "box_iou", "box_scores", "delta_frames", "describe_units", "detector_recall",
+           "DescriptionCache", "describer_identity",
            "explanation", "form_units", "frame_scores", "fuse", "hog_detect", "mog2_detect", "nominal_bank",
            "parse_judgment", "score_texts", "standardise", "track", "tracker_available", "tracks_from_rows",
            "unit_crops"]
