@@ -543,3 +543,130 @@ def top_explanations(scored: Scored, emb, n: int = 6, per_video: int = 1) -> lis
         if len(out) >= n:
             break
     return out
+
+
+# ------------------------------------------------------------------------ the chapter's runs ------------------
+
+def load_describer(cfg):
+    """The crop-pair describer named by ``cfg.describer`` (:func:`vadkit.models.describer.load_describer`)."""
+    from vadkit.models.describer import load_describer as _load
+
+    return _load(cfg.describer)
+
+
+@dataclass
+class VariantResult:
+    name: str
+    k: int
+    val_by_k: dict
+    test_by_k: dict
+    scored: Scored               # test split at the selected k
+    scored_val: Scored
+    test: dict
+
+
+def run_variant(name: str, per_video: dict, data: ChapterData, emb, cfg, kinds=("single", "pair")) -> VariantResult:
+    """Select ``k`` on validation, score the test split at it; every ``k``'s test AUC is kept for the k table
+    (printed beside, never used to choose)."""
+    k, val = select_k(per_video, data, emb, cfg, kinds)
+    test_by_k = {kk: frame_auc(score_variant(per_video, data, emb, kk, data.test_ids, kinds=kinds).frames,
+                               data.splits.test)["auc_o"] for kk in val}
+    sc = score_variant(per_video, data, emb, k, data.test_ids, kinds=kinds)
+    sv = score_variant(per_video, data, emb, k, data.val_ids, kinds=kinds)
+    return VariantResult(name, k, val, test_by_k, sc, sv, evaluate(sc.frames, data.splits.test, sc.boxes))
+
+
+def run_all(cfg, data: ChapterData, collected: dict, emb, *, progress: bool = True) -> dict:
+    """Every row of the chapter: the variants of :func:`variants`, singles only, the flow grid, the fusion and
+    the contrast. ``{"rows": {name: metrics}, "notes": {name: selection}, "results": {name: VariantResult},
+    "extra": {...}}``."""
+    results = {name: run_variant(name, per, data, emb, cfg) for name, per in collected.items()}
+    main = results["MLLM-EVAD"]
+    if cfg.run_ablations and cfg.pairs:
+        results["singles only"] = run_variant("singles only", collected["MLLM-EVAD"], data, emb, cfg,
+                                              kinds=("single",))
+    rows = {n: r.test for n, r in results.items()}
+    notes = {n: f"k = {r.k}" for n, r in results.items()}
+    extra: dict = {}
+    flow_val = flow_scores(cfg, data, data.val_ids, progress=progress)
+    flow_test = flow_scores(cfg, data, data.test_ids, progress=progress)
+    rows["flow grid (chapter 00)"] = evaluate(flow_test, data.splits.test)
+    notes["flow grid (chapter 00)"] = "none (fitted on the same normal videos)"
+    w, wval, fused = fusion(main.scored_val.frames, flow_val, main.scored.frames, flow_test, cfg.fusion_weights,
+                            data.splits.val)
+    rows["MLLM-EVAD + flow grid"] = evaluate(fused, data.splits.test)
+    notes["MLLM-EVAD + flow grid"] = f"k = {main.k}, w = {w:g}"
+    extra["fusion"] = {"w": w, "val": wval}
+    if cfg.contrast_vlm:
+        ids = data.test_ids[: cfg.contrast_max_videos or None]
+        t = time.perf_counter()
+        cs, cinfo = contrast_scores(cfg, data, ids, progress=progress)
+        cinfo["wall_s"] = time.perf_counter() - t
+        name = f"contrast: {cfg.contrast_vlm} yes/no per window"
+        rows[name] = evaluate(cs, data.splits.test)
+        notes[name] = "none (zero-shot)"
+        extra["contrast"] = cinfo
+    return {"rows": rows, "notes": notes, "results": results, "extra": extra}
+
+
+def ablation_table(out: dict, cfg):
+    """Pairs vs singles, delta, h, GT boxes vs detector: test micro AUC (all / interaction / single-object)."""
+    import pandas as pd
+
+    res = out["results"]
+    order = ["MLLM-EVAD", "singles only", "MLLM-EVAD (GT boxes)", "oracle text (GT boxes)"]
+    order += [n for n in res if n.startswith(("delta", "h ="))]
+    rows = []
+    for n in order:
+        if n not in res:
+            continue
+        t = res[n].test
+        rows.append({"setting": n, "k (val)": res[n].k,
+                     **{c: None if t.get(key) is None or not np.isfinite(t[key]) else round(100 * t[key], 2)
+                        for key, c in COLUMNS}})
+    return pd.DataFrame(rows)
+
+
+def headline(run, out: dict, cfg) -> list[dict]:
+    """The chapter's headline entries (registry ``headline``): validation-selected test micro / macro AUC."""
+    from vadkit import papers
+
+    pub = papers.table("mllm_evad", "headline")
+    entries = []
+    for name in ("MLLM-EVAD", "MLLM-EVAD + flow grid"):
+        r = out["rows"].get(name)
+        if not r:
+            continue
+        for key, metric in (("all/micro", "AUC micro"), ("all/macro", "AUC macro")):
+            entries.append({"method": name, "metric": metric, "value": r.get(key), "std": None, "ci": None,
+                            "seeds": 1, "dataset": cfg.dataset, "split": cfg.test_split, "profile": cfg.profile,
+                            "paper": {"Avenue (secondary)": float(pub.loc["Avenue", "AUC"]),
+                                      "ComplexVAD (secondary)": float(pub.loc["ComplexVAD", "AUC"])}})
+    run.set("headline", entries)
+    return entries
+
+
+def explanation_figure(expl: list[dict], data: ChapterData, cfg):
+    """Crop pairs (``t``, ``t + delta``) of each explanation with its description, score and nearest nominal
+    description."""
+    import matplotlib.pyplot as plt
+
+    from vadkit.data.video import VideoReader
+
+    n = len(expl)
+    fig, axes = plt.subplots(n, 2, figsize=(7.5, 2.1 * n), squeeze=False)
+    for row, e in zip(axes, expl):
+        frames = VideoReader(data.ann(e["video"]).video_path).read_all()
+        u = me.Unit(e["video"], e["t0"], e["t1"], e["kind"], tuple(e["ids"]),
+                    tuple(map(tuple, e["boxes_t0"])), tuple(map(tuple, e["boxes_t1"])))
+        a, b, _ = me.unit_crops(frames, [u], cfg.crop_size, cfg.crop_margin)
+        for ax, img, t in zip(row, (a[0], b[0]), (e["t0"], e["t1"])):
+            ax.imshow(img)
+            ax.set_axis_off()
+            ax.set_title(f"{e['video']} frame {t}", fontsize=7)
+        near = e["nearest_nominal"][0]
+        row[1].text(1.05, 0.5, f"{e['kind']}, score {e['score']:.3f}\n\u201c{e['description']}\u201d\n"
+                    f"nearest nominal ({near['similarity']:.2f}):\n\u201c{near['text']}\u201d",
+                    transform=row[1].transAxes, fontsize=7, va="center", wrap=True)
+    fig.tight_layout()
+    return fig
