@@ -444,7 +444,8 @@ def contrast_scores(cfg, data: ChapterData, ids: list[str], *, progress: bool = 
     every window (the same windows as the descriptions), answer "yes" = 1, "no" = 0, anything else 0.5; a
     frame takes its window's answer. ``({video: frame scores}, info)``; every answer cached."""
     from vadkit.data.video import VideoReader
-    from vadkit.models import GenerationConfig, cached_chat, load_vlm
+    from vadkit.models import GenerationConfig, load_vlm
+    from vadkit.models.calls import cached_chat
     from vadkit.models.prompts import VQA_SYSTEM_PROMPT
 
     vlm = load_vlm(cfg.contrast_vlm)
