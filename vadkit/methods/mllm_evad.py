@@ -50,8 +50,8 @@ def mog2_detect(frames: np.ndarray, *, history: int = 200, var_threshold: float 
                 max_area_frac: float = 0.25, passes: int = 2, kernel: int = 3) -> list[np.ndarray]:
     """Foreground blobs of OpenCV's MOG2 background model: ``[N, 5]`` boxes + confidence per frame.
 
-    The camera is fixed, so the background model is learnt over the whole clip first (``passes - 1`` learning
-    passes) and the last pass reads the foreground with learning frozen; an object that never moves (a sitting
+    The camera is fixed, so the background model is seeded with the clip's temporal median and learnt over the
+    whole clip first (``passes - 1`` learning passes); the last pass reads the foreground with learning frozen; an object that never moves (a sitting
     person, a parked car) therefore stays background, as in any motion detector. The mask is opened and closed
     with a ``kernel`` x ``kernel`` ellipse; a connected component of at least ``min_area`` pixels (and at most
     ``max_area_frac`` of the frame) is one detection, its confidence the share of foreground pixels in its box.
@@ -63,6 +63,11 @@ def mog2_detect(frames: np.ndarray, *, history: int = 200, var_threshold: float 
         raise ValueError(f"frames must be [T, H, W, 3], got {frames.shape}")
     T, H, W = frames.shape[:3]
     sub = cv2.createBackgroundSubtractorMOG2(history=history, varThreshold=var_threshold, detectShadows=False)
+    # the model's first frame gets full weight: seed it with the temporal median (the empty scene, where objects
+    # move), so the objects of the clip's first frame do not become background
+    median = np.median(frames[:: max(T // 50, 1)], axis=0).astype(np.uint8)
+    for _ in range(5):
+        sub.apply(median)
     for _ in range(max(passes - 1, 0)):
         for f in frames:
             sub.apply(f)
@@ -164,17 +169,17 @@ def track(detections: Sequence[np.ndarray], fps: float, tracker: str = "bytetrac
     misses before a track ends. ``iou``: a greedy frame-to-frame IoU linker (no motion model), for machines
     without ``trackers``; the chapter prints which one ran.
     """
+    classes = {"bytetrack": "ByteTrackTracker", "ocsort": "OCSORTTracker", "sort": "SORTTracker"}
     if tracker == "iou":
         return _iou_track(detections, min_iou, max(int(round(lost_s * fps)), 1))
+    if tracker not in classes:
+        raise ValueError(f"unknown tracker {tracker!r}; known: iou, {', '.join(classes)}")
     try:
         import supervision as sv
         import trackers as tk
     except ImportError as err:
         raise ImportError(f"tracker {tracker!r} needs the 'trackers' package ({err}); install it or use "
                           f"tracker='iou'") from err
-    classes = {"bytetrack": "ByteTrackTracker", "ocsort": "OCSORTTracker", "sort": "SORTTracker"}
-    if tracker not in classes:
-        raise ValueError(f"unknown tracker {tracker!r}; known: iou, {', '.join(classes)}")
     cls = getattr(tk, classes[tracker])
     kw = dict(lost_track_buffer=max(int(round(lost_s * fps)), 1), frame_rate=float(fps),
               track_activation_threshold=activation, minimum_consecutive_frames=1,
