@@ -425,12 +425,13 @@ def flow_scores(cfg, data: ChapterData, ids: list[str], *, progress: bool = True
 
 def fusion(a_val: dict, b_val: dict, a_test: dict, b_test: dict, weights, val_ann) -> tuple[float, dict, dict]:
     """``(w, {w: val micro AUC}, fused test scores)``: both streams standardised with their validation frames'
-    mean and std; ``w`` (MLLM-EVAD's weight) chosen on validation."""
+    mean and std; ``w`` (MLLM-EVAD's weight) chosen on validation (0.5 when validation holds no anomaly)."""
     from vadkit.experiment.runner import best_stream
 
     za_v, zb_v = me.standardise(a_val, a_val), me.standardise(b_val, b_val)
     val = {str(w): frame_auc(me.fuse(za_v, zb_v, w), val_ann)["auc_o"] for w in weights}
-    w = float(best_stream(val))
+    # a validation split without anomalies (carved from normal-only training videos) cannot choose: equal weights
+    w = float(best_stream(val)) if any(np.isfinite(v) for v in val.values()) else 0.5
     fused = me.fuse(me.standardise(a_test, a_val), me.standardise(b_test, b_val), w)
     return w, {float(k): v for k, v in val.items()}, fused
 
