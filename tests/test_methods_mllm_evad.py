@@ -243,3 +243,11 @@ def test_fusion_standardises_on_reference_and_checks_the_weight():
 def test_parse_judgment():
     assert me.parse_judgment("Yes, a fight.") == 1.0 and me.parse_judgment(" no") == 0.0
     assert me.parse_judgment("maybe") == 0.5 and me.parse_judgment("\"Yes\"") == 1.0
+
+
+def test_torchvision_detector_gives_one_box_array_per_frame():
+    from vadkit.models import rehearsal
+
+    model = rehearsal.load_detector(rehearsal.path("detector"))
+    out = me.torchvision_detect(model, np.zeros((3, 64, 80, 3), dtype=np.uint8), min_score=0.0, batch_size=2)
+    assert len(out) == 3 and all(d.ndim == 2 and d.shape[1] == 5 for d in out)

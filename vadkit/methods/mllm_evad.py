@@ -115,6 +115,25 @@ def hog_detect(frames: np.ndarray, *, width: int | None = 384, hit_threshold: fl
     return out
 
 
+def torchvision_detect(model, frames: np.ndarray, *, labels: Sequence[int] = (1,), min_score: float = 0.5,
+                       batch_size: int = 8) -> list[np.ndarray]:
+    """A torchvision detection model (Faster R-CNN family, COCO label ids; ``1`` = person) on every frame:
+    ``[N, 5]`` boxes of the kept ``labels`` with score >= ``min_score``."""
+    import torch
+
+    frames = np.asarray(frames)
+    dev = next(model.parameters()).device
+    out: list[np.ndarray] = []
+    with torch.inference_mode():
+        for i in range(0, len(frames), batch_size):
+            x = torch.from_numpy(frames[i:i + batch_size]).permute(0, 3, 1, 2).float().div(255).to(dev)
+            for r in model(list(x)):
+                keep = (r["scores"] >= min_score) & torch.isin(r["labels"], torch.tensor(list(labels), device=dev))
+                b = torch.cat([r["boxes"][keep], r["scores"][keep, None]], 1).cpu().numpy().astype(np.float64)
+                out.append(b.reshape(-1, 5))
+    return out
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of pixel-edge boxes ``a [N, 4]`` and ``b [M, 4]`` -> ``[N, M]``."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
@@ -526,7 +545,7 @@ def parse_judgment(text: str) -> float:
 
 __all__ = ["Unit", "TextEmbeddings", "box_iou", "box_scores", "delta_frames", "describe_units", "detector_recall",
            "DescriptionCache", "describer_identity",
-           "explanation", "form_units", "frame_scores", "fuse", "hog_detect", "mog2_detect", "nominal_bank",
+           "explanation", "form_units", "frame_scores", "fuse", "hog_detect", "torchvision_detect", "mog2_detect", "nominal_bank",
            "parse_judgment", "score_texts", "standardise", "track", "tracker_available", "tracks_from_rows",
            "unit_crops"]
 

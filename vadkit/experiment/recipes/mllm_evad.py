@@ -36,7 +36,8 @@ class MLLMEVADChapterConfig(ExperimentConfig):
     seeds: list[int] = param([0], show=False, note="training-free: the kNN bank is deterministic")
     detector: str = param("mog2", paper="Detectron2 (secondary sources)",
                           note="mog2 (SynthVAD's ~18-px people are below HOG's 64x128 window) | hog | gt "
-                               "(SynthVAD's ground-truth boxes and ids, labelled as such)")
+                               "(SynthVAD's ground-truth boxes and ids, labelled as such) | torchvision:<dir> (a "
+                               "checkpoint saved as detector.json + model.safetensors)")
     tracker: str = param("bytetrack", paper="ByteTrack (secondary sources)",
                          note="the trackers package; 'iou' (greedy IoU linker) where it is not installed")
     describer: str = param("zoo:tiny-describer", paper="an MLLM (Gemma 3, GPT-4o per a summary)",
@@ -184,7 +185,21 @@ def detect(cfg: MLLMEVADChapterConfig, frames: np.ndarray) -> list[np.ndarray]:
         return me.mog2_detect(frames)
     if cfg.detector == "hog":
         return me.hog_detect(frames, width=cfg.real_width)
-    raise ConfigError(f"detector {cfg.detector!r}: choose mog2, hog or gt")
+    if cfg.detector.startswith("torchvision:"):
+        return me.torchvision_detect(_torchvision_model(cfg.detector.split(":", 1)[1]), frames)
+    raise ConfigError(f"detector {cfg.detector!r}: choose mog2, hog, gt or torchvision:<checkpoint dir>")
+
+
+_DETECTORS: dict = {}
+
+
+def _torchvision_model(directory: str):
+    """A torchvision detector saved as ``detector.json`` (builder + kwargs) + ``model.safetensors``."""
+    if directory not in _DETECTORS:
+        from vadkit.models.rehearsal import load_detector
+
+        _DETECTORS[directory] = load_detector(directory)
+    return _DETECTORS[directory]
 
 
 def tracker_name(cfg) -> str:
