@@ -65,6 +65,7 @@ class MLLMEVADChapterConfig(ExperimentConfig):
     contrast_max_videos: int = param(0, show=False, note="0 = all test videos")
     ablation_deltas: list[float] = param([0.5, 2.0], note="delta ablation (seconds)")
     ablation_h: list[float] = param([0.5, 2.0], note="h ablation (h_scale)")
+    ablation_embedders: list[str] = param(["words"], note="embedder ablation: 'words' = hashed word counts")
     run_ablations: bool = param(True, show=False)
     n_explanations: int = param(6, show=False)
     real_footage: str | None = param("vtest", note="real-footage demo (HOG); None skips it")
@@ -316,10 +317,18 @@ def collect(cfg: MLLMEVADChapterConfig, data: ChapterData, vs: list[Variant], de
 
 # ------------------------------------------------------------------------ scores ------------------------------
 
-def load_embeddings(cfg) -> me.TextEmbeddings:
+def load_embeddings(cfg, name: str | None = None) -> me.TextEmbeddings:
+    """The text embedder: ``minilm`` (or any sentence-transformers name, :func:`vadkit.models.load_text_embedder`)
+    or ``words`` (hashed word and word-pair counts, no model: the embedder ablation's floor)."""
+    name = name or cfg.embedder
+    if name == "words":
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        hv = HashingVectorizer(n_features=2 ** 12, ngram_range=(1, 2), alternate_sign=False, norm="l2")
+        return me.TextEmbeddings(lambda texts: hv.transform(list(texts)).toarray().astype(np.float32))
     from vadkit.models import load_text_embedder
 
-    emb = load_text_embedder(cfg.embedder)
+    emb = load_text_embedder(name)
     return me.TextEmbeddings(lambda texts: emb.encode(list(texts)))
 
 
@@ -603,6 +612,15 @@ def run_all(cfg, data: ChapterData, collected: dict, emb, *, progress: bool = Tr
     if cfg.run_ablations and cfg.pairs:
         results["singles only"] = run_variant("singles only", collected["MLLM-EVAD"], data, emb, cfg,
                                               kinds=("single",))
+    if cfg.run_ablations:
+        for name in cfg.ablation_embedders:
+            if name == cfg.embedder:
+                continue
+            other = load_embeddings(cfg, name)
+            for base in ("MLLM-EVAD", "oracle text (GT boxes)"):
+                if base in collected:
+                    label = f"{base}, embedder {name}"
+                    results[label] = run_variant(label, collected[base], data, other, cfg)
     rows = {n: r.test for n, r in results.items()}
     notes = {n: f"k = {r.k}" for n, r in results.items()}
     extra: dict = {}
@@ -633,7 +651,7 @@ def ablation_table(out: dict, cfg):
 
     res = out["results"]
     order = ["MLLM-EVAD", "singles only", "MLLM-EVAD (GT boxes)", "oracle text (GT boxes)"]
-    order += [n for n in res if n.startswith(("delta", "h ="))]
+    order += [n for n in res if n.startswith(("delta", "h =")) or ", embedder" in n]
     rows = []
     for n in order:
         if n not in res:
