@@ -94,8 +94,8 @@ def test_oracle_text_and_groups(synth_root):
         if u.kind == "single":
             assert t == single[(u.t0, u.ids[0])]
         else:                                    # the agent further left first, then the relation
-            left, right = sorted(range(2), key=lambda i: u.boxes_t0[i][0])
-            assert t.startswith(single[(u.t0, u.ids[left])][:12])
+            left, right = sorted(range(2), key=lambda i: u.boxes_t0[i][0] + u.boxes_t0[i][2])
+            assert t.lower().startswith(single[(u.t0, u.ids[left])].lower() + "; ")
             assert single[(u.t0, u.ids[right])] in t
     g = R.groups(test)
     assert vid in g["interaction"] and vid not in g["single-object"]
@@ -197,7 +197,7 @@ class CountingDescriber:
     def describe(self):
         return {"name": self.name, "prompt": "p"}
 
-    def describe_crops(self, crops_t, crops_t1, kinds, config=None):
+    def describe_crops(self, crops_t, crops_t1, kinds, config=None, *, delta_s=1.0):
         self.calls += len(crops_t)
         return [f"{k} {int(a.mean())} {int(b.mean())}" for k, a, b in zip(kinds, crops_t, crops_t1)]
 
@@ -223,7 +223,7 @@ def test_descriptions_are_cached_per_crop_pair(tmp_path):
     d2.describe = lambda: {"name": "counting-describer", "prompt": "another prompt"}
     me.describe_units(d2, frames, units, cache=cache, size=16)
     assert d2.calls == len(units)                                       # another prompt: no reuse
-    shard = cache.shard(me.describer_identity(d, {"crop_size": 16})[0], "v")
+    shard = cache.shard(me.describer_identity(d, {"crop_size": 16, "margin": 0.5, "delta_s": 1.0})[0], "v")
     shard.write_text(shard.read_text().replace("single", "sXngle"))      # damaged: treated as empty
     me.describe_units(d, frames, units, cache=cache, size=16)
     assert d.calls >= 2 * len(units)

@@ -298,7 +298,7 @@ def form_units(video: str, tracks: Tracks, num_frames: int, D: int, *, h_scale: 
 
 
 def unit_crops(frames: np.ndarray, units: Sequence[Unit], size: int = 48,
-               margin: float = 0.25) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int, int]]]:
+               margin: float = 0.5) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int, int]]]:
     """``(crops_t [N, S, S, 3], crops_t1 [N, S, S, 3], crop boxes)``: one square box per unit enclosing its
     object(s) at both moments plus ``margin`` (:func:`vadkit.data.pairs.crop_box`), cut from frames ``t0`` and
     ``t1`` (:func:`vadkit.data.pairs.crop_pair`, zero padding outside the frame)."""
@@ -372,11 +372,12 @@ def describer_identity(describer, settings: Mapping | None = None) -> tuple[str,
     return cache_key(producer("model-calls"), kind=DESCRIBE_KIND, **rec), rec
 
 
-def describe_units(describer, frames: np.ndarray, units: Sequence[Unit], *, size: int = 48, margin: float = 0.25,
+def describe_units(describer, frames: np.ndarray, units: Sequence[Unit], *, size: int = 48, margin: float = 0.5,
                    cache: DescriptionCache | None = None, config=None, batch_size: int = 64,
-                   video: str | None = None) -> list[str]:
+                   video: str | None = None, delta_s: float = 1.0) -> list[str]:
     """The describer's text for every unit, each crop pair cached (:class:`DescriptionCache`);
-    ``describer.describe_crops(crops_t, crops_t1, kinds, config)`` runs on the missing ones in batches."""
+    ``describer.describe_crops(crops_t, crops_t1, kinds, config, delta_s=...)`` runs on the missing ones in
+    batches (``delta_s`` is in the VLM's prompt, so it is part of the key)."""
     import dataclasses
 
     from vadkit.identity import cache_key
@@ -388,7 +389,8 @@ def describe_units(describer, frames: np.ndarray, units: Sequence[Unit], *, size
     ct, ct1, _ = unit_crops(frames, units, size, margin)
     cache = cache or DescriptionCache()
     settings = (dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {}))
-    ident, rec = describer_identity(describer, {**settings, "crop_size": size})
+    ident, rec = describer_identity(describer, {**settings, "crop_size": size, "margin": margin,
+                                                "delta_s": delta_s})
     keys = [cache_key({"what": "crop-pair"}, kind=u.kind, crops=array_digest([ct[n], ct1[n]]), length=32)
             for n, u in enumerate(units)]
     entries = cache.lookup(ident, video)
@@ -397,7 +399,8 @@ def describe_units(describer, frames: np.ndarray, units: Sequence[Unit], *, size
     STATS[f"{DESCRIBE_KIND}/cached"] += len(units) - len(todo)
     for i in range(0, len(todo), max(int(batch_size), 1)):
         part = np.asarray(todo[i:i + batch_size], dtype=int)
-        texts = describer.describe_crops(ct[part], ct1[part], [units[n].kind for n in part], config)
+        texts = describer.describe_crops(ct[part], ct1[part], [units[n].kind for n in part], config,
+                                         delta_s=delta_s)
         if len(texts) != len(part):
             raise RuntimeError(f"{getattr(describer, 'name', '?')}: {len(texts)} descriptions for {len(part)} "
                                f"crop pairs")

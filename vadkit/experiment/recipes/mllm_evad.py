@@ -49,7 +49,8 @@ class MLLMEVADChapterConfig(ExperimentConfig):
     k: int = param(5, paper="not given", note="the first value tried; k_grid is searched on validation")
     k_grid: list[int] = param([1, 3, 5, 10], paper="not given")
     crop_size: int = param(48, paper="not given", note="square crops, resized")
-    crop_margin: float = param(0.25, paper="crops 'tightly' enclosing the objects", note="share of the box side")
+    crop_margin: float = param(0.5, paper="crops 'tightly' enclosing the objects",
+                               note="share of the box side (and >= 32 px), as the tiny describer was trained")
     max_train_videos: int = param(40, note="normal training videos in the bank (0 = all)")
     max_val_videos: int = param(0, show=False, note="0 = all")
     max_test_videos: int = param(0, show=False, note="0 = all")
@@ -209,14 +210,10 @@ def tracker_name(cfg) -> str:
 
 
 def reference_text(kind: str, singles: list[str], relation: str | None, boxes_t) -> str:
-    """The ground-truth text of a unit in the describer's canonical form (:mod:`vadkit.models.describer`)."""
-    try:
-        from vadkit.models.describer import reference_text as ref
-    except ImportError:                      # until the describer module lands: the same canonical form
-        if kind == "single":
-            return singles[0]
-        order = sorted(range(2), key=lambda i: float(boxes_t[i][0]))
-        return f"{singles[order[0]]}; {singles[order[1]]}; {relation}"
+    """The ground-truth text of a unit in the describer's canonical form (:func:`vadkit.models.describer.
+    reference_text`: a pair's agent whose box is further left first)."""
+    from vadkit.models.describer import reference_text as ref
+
     return ref(kind, list(singles), relation, list(boxes_t))
 
 
@@ -307,7 +304,8 @@ def collect(cfg: MLLMEVADChapterConfig, data: ChapterData, vs: list[Variant], de
                 times["oracle"] += time.perf_counter() - t
             else:
                 texts = me.describe_units(describer, frames, units, size=cfg.crop_size, margin=cfg.crop_margin,
-                                          cache=cache, batch_size=cfg.describe_batch, video=vid)
+                                          cache=cache, batch_size=cfg.describe_batch, video=vid,
+                                          delta_s=v.delta_s)
                 times["describe"] += time.perf_counter() - t
             out[v.name][vid] = VideoUnits(units, texts, T, D, tr, _count_all_pairs(tr, T, D))
     info = {"tracker": trk, "times": times,
@@ -728,7 +726,7 @@ def real_footage_demo(cfg, describer, scored: Scored, emb) -> dict:
     units = me.form_units(path.stem, tracks, n, D, h_scale=cfg.h_scale, pairs=cfg.pairs)
     t_det = time.perf_counter() - t
     texts = me.describe_units(describer, frames, units, size=cfg.crop_size, margin=cfg.crop_margin,
-                              batch_size=cfg.describe_batch, video=path.stem)
+                              batch_size=cfg.describe_batch, video=path.stem, delta_s=cfg.delta_s)
     s = me.score_texts(scored.bank, emb, texts, scored.k)
     return {"path": str(path), "frames": frames, "fps": fps, "detections": dets, "tracks": tracks, "units": units,
             "texts": texts, "scores": s, "detect_track_s": t_det,
