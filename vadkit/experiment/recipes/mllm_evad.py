@@ -574,8 +574,8 @@ def top_explanations(scored: Scored, emb, n: int = 6, per_video: int = 1) -> lis
 # ------------------------------------------------------------------------ the chapter's runs ------------------
 
 def load_describer(cfg):
-    """The crop-pair describer named by ``cfg.describer`` (:func:`vadkit.models.describer.load_describer`)."""
-    from vadkit.models.describer import load_describer as _load
+    """The crop-pair describer named by ``cfg.describer`` (:func:`vadkit.models.load_describer`)."""
+    from vadkit.models import load_describer as _load
 
     return _load(cfg.describer)
 
