@@ -434,24 +434,22 @@ class TextEmbeddings:
 
 
 def nominal_bank(texts: Sequence[str], embeddings: TextEmbeddings):
-    """The nominal bank: MiniLM embeddings of the *distinct* nominal descriptions, the raw text as payload,
-    plus each text's count (how often the normal training videos produced it)."""
+    """The nominal bank: one row per description of the normal training videos (a description the nominal
+    videos produce often fills several rows, so its ``k`` nearest rows are itself: kNN as a density), embedded
+    with MiniLM (each distinct text once), the raw text as payload; plus each text's count."""
     from collections import Counter
 
     from vadkit.methods.knn import KNNBank
 
     if not texts:
         raise ValueError("the nominal bank is empty: no description came out of the normal training videos")
-    counts = Counter(texts)
-    uniq = sorted(counts)
-    return KNNBank(embeddings.encode(uniq), payload=uniq), counts
+    texts = list(texts)
+    return KNNBank(embeddings.encode(texts), payload=texts), Counter(texts)
 
 
 def score_texts(bank, embeddings: TextEmbeddings, texts: Sequence[str], k: int) -> np.ndarray:
-    """Anomaly score of each text: mean cosine distance to its ``k`` nearest nominal descriptions ``[N]``.
-
-    The bank holds distinct texts, so a test text seen in the nominal videos scores 0 against its own row;
-    ``k > 1`` asks how many *different* nominal descriptions are near it."""
+    """Anomaly score of each text: mean cosine distance to its ``k`` nearest nominal descriptions ``[N]``
+    (:func:`vadkit.methods.knn.nominal_distance`)."""
     from vadkit.methods.knn import nominal_distance
 
     if not len(texts):
@@ -504,12 +502,22 @@ def box_scores(units: Sequence[Unit], scores: Sequence[float], tracks: Tracks, n
 
 def explanation(unit: Unit, text: str, score: float, bank, embeddings: TextEmbeddings, n: int = 3) -> dict:
     """One explanation record: the unit (video, window, kind, ids, boxes), its description, its score and the
-    ``n`` nearest nominal descriptions with their cosine similarities."""
-    near = bank.neighbours(embeddings.encode([text]), n)[0]
+    ``n`` nearest *distinct* nominal descriptions with their cosine similarities and how often the nominal videos
+    produced each."""
+    counts: dict[str, int] = {}
+    for t in bank.payload:
+        counts[t] = counts.get(t, 0) + 1
+    near, seen = [], set()
+    for t, s in bank.neighbours(embeddings.encode([text]), len(bank))[0]:
+        if t in seen:
+            continue
+        seen.add(t)
+        near.append({"text": t, "similarity": round(float(s), 4), "count": counts[t]})
+        if len(near) >= n:
+            break
     return {"video": unit.video, "t0": unit.t0, "t1": unit.t1, "kind": unit.kind, "ids": list(unit.ids),
             "boxes_t0": [list(b) for b in unit.boxes_t0], "boxes_t1": [list(b) for b in unit.boxes_t1],
-            "description": text, "score": float(score),
-            "nearest_nominal": [{"text": t, "similarity": round(float(s), 4)} for t, s in near]}
+            "description": text, "score": float(score), "nearest_nominal": near}
 
 
 # ------------------------------------------------------------------------ fusion ------------------------------
