@@ -253,3 +253,16 @@ def test_torchvision_detector_gives_one_box_array_per_frame():
     model = rehearsal.load_detector(rehearsal.path("detector"))
     out = me.torchvision_detect(model, np.zeros((3, 64, 80, 3), dtype=np.uint8), min_score=0.0, batch_size=2)
     assert len(out) == 3 and all(d.ndim == 2 and d.shape[1] == 5 for d in out)
+
+
+def test_knn_top_k_by_partition_matches_a_full_sort():
+    from vadkit.methods.knn import KNNBank
+
+    rng = np.random.default_rng(0)
+    bank = KNNBank(rng.normal(size=(50, 8)))
+    q = rng.normal(size=(7, 8))
+    sims, idx = bank.query(q, 5)
+    full = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ bank.embeddings.T
+    assert np.array_equal(idx, np.argsort(-full, axis=1, kind="stable")[:, :5])
+    assert np.allclose(sims, np.sort(full, axis=1)[:, ::-1][:, :5], atol=1e-6)
+    assert bank.query(q, 80)[1].shape == (7, 50)

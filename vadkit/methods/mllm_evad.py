@@ -51,8 +51,8 @@ def mog2_detect(frames: np.ndarray, *, history: int = 200, var_threshold: float 
     """Foreground blobs of OpenCV's MOG2 background model: ``[N, 5]`` boxes + confidence per frame.
 
     The camera is fixed, so the background model is seeded with the clip's temporal median and learnt over the
-    whole clip first (``passes - 1`` learning passes); the last pass reads the foreground with learning frozen; an object that never moves (a sitting
-    person, a parked car) therefore stays background, as in any motion detector. The mask is opened and closed
+    whole clip first (``passes - 1`` learning passes); the last pass reads the foreground with learning frozen;
+    an object that never moves (a sitting person, a parked car) therefore stays background, as in any motion detector. The mask is opened and closed
     with a ``kernel`` x ``kernel`` ellipse; a connected component of at least ``min_area`` pixels (and at most
     ``max_area_frac`` of the frame) is one detection, its confidence the share of foreground pixels in its box.
     """
@@ -556,7 +556,8 @@ def parse_judgment(text: str) -> float:
 
 __all__ = ["Unit", "TextEmbeddings", "box_iou", "box_scores", "delta_frames", "describe_units", "detector_recall",
            "DescriptionCache", "describer_identity",
-           "explanation", "form_units", "frame_scores", "fuse", "hog_detect", "torchvision_detect", "mog2_detect", "nominal_bank",
+           "explanation", "form_units", "frame_scores", "fuse", "hog_detect", "torchvision_detect", "mog2_detect",
+           "nominal_bank",
            "parse_judgment", "score_texts", "standardise", "track", "tracker_available", "tracks_from_rows",
            "unit_crops"]
 

@@ -343,21 +343,28 @@ class Scored:
     k: int
 
 
-def score_variant(per_video: dict, data: ChapterData, emb: me.TextEmbeddings, k: int, ids: list[str], *,
-                  kinds=("single", "pair")) -> Scored:
+def score_variant(per_video: dict, data: ChapterData, emb: me.TextEmbeddings, k: int | list[int], ids: list[str],
+                  *, kinds=("single", "pair")):
+    """The bank of ``per_video``'s nominal descriptions and the scores of ``ids`` at ``k`` (a :class:`Scored`),
+    or at every ``k`` of a list (``{k: Scored}``, one kNN query at the largest)."""
+    ks = [k] if isinstance(k, int) else list(k)
     bank_texts = [t for v in data.bank_ids for u, t in zip(per_video[v].units, per_video[v].texts)
                   if u.kind in kinds]
     bank, counts = me.nominal_bank(bank_texts, emb)
-    fr, bx, us = {}, {}, {}
+    out = {kk: Scored({}, {}, {}, bank, counts, kk) for kk in ks}
     for vid in ids:
         vu = per_video[vid]
         keep = [n for n, u in enumerate(vu.units) if u.kind in kinds]
-        units = [vu.units[n] for n in keep]
-        s = me.score_texts(bank, emb, [vu.texts[n] for n in keep], k)
-        fr[vid] = me.frame_scores(units, s, vu.num_frames, vu.D)
-        bx[vid] = me.box_scores(units, s, vu.tracks, vu.num_frames, vu.D)
-        us[vid] = (units, [vu.texts[n] for n in keep], s)
-    return Scored(fr, bx, us, bank, counts, k)
+        units, texts = [vu.units[n] for n in keep], [vu.texts[n] for n in keep]
+        if texts:
+            sims, _ = bank.query(emb.encode(texts), max(ks))
+        for kk in ks:
+            s = (1.0 - sims[:, :kk]).mean(axis=1).astype(np.float64) if texts else np.zeros(0)
+            sc = out[kk]
+            sc.frames[vid] = me.frame_scores(units, s, vu.num_frames, vu.D)
+            sc.boxes[vid] = me.box_scores(units, s, vu.tracks, vu.num_frames, vu.D)
+            sc.units[vid] = (units, texts, s)
+    return out[k] if isinstance(k, int) else out
 
 
 def frame_auc(scores: dict, ann) -> dict:
@@ -373,13 +380,13 @@ def frame_auc(scores: dict, ann) -> dict:
 
 
 def select_k(per_video: dict, data: ChapterData, emb, cfg, kinds=("single", "pair")) -> tuple[int, dict]:
-    """The ``k`` of ``k_grid`` with the best validation micro AUC (the first when validation has no
+    """The ``k`` of ``k_grid`` with the best validation micro AUC (the first, ``cfg.k``, when validation has no
     anomaly); ``(k, {k: val auc})``."""
     from vadkit.experiment.runner import best_stream
 
     grid = [cfg.k] + [k for k in cfg.k_grid if k != cfg.k]
-    val = {k: frame_auc(score_variant(per_video, data, emb, k, data.val_ids, kinds=kinds).frames,
-                        data.splits.val)["auc_o"] for k in grid}
+    scored = score_variant(per_video, data, emb, grid, data.val_ids, kinds=kinds)
+    val = {k: frame_auc(scored[k].frames, data.splits.val)["auc_o"] for k in grid}
     return int(best_stream({str(k): v for k, v in val.items()})), val
 
 
@@ -594,12 +601,15 @@ class VariantResult:
 def run_variant(name: str, per_video: dict, data: ChapterData, emb, cfg, kinds=("single", "pair")) -> VariantResult:
     """Select ``k`` on validation, score the test split at it; every ``k``'s test AUC is kept for the k table
     (printed beside, never used to choose)."""
-    k, val = select_k(per_video, data, emb, cfg, kinds)
-    test_by_k = {kk: frame_auc(score_variant(per_video, data, emb, kk, data.test_ids, kinds=kinds).frames,
-                               data.splits.test)["auc_o"] for kk in val}
-    sc = score_variant(per_video, data, emb, k, data.test_ids, kinds=kinds)
-    sv = score_variant(per_video, data, emb, k, data.val_ids, kinds=kinds)
-    return VariantResult(name, k, val, test_by_k, sc, sv, evaluate(sc.frames, data.splits.test, sc.boxes))
+    from vadkit.experiment.runner import best_stream
+
+    grid = [cfg.k] + [k for k in cfg.k_grid if k != cfg.k]
+    sv = score_variant(per_video, data, emb, grid, data.val_ids, kinds=kinds)
+    val = {k: frame_auc(sv[k].frames, data.splits.val)["auc_o"] for k in grid}
+    k = int(best_stream({str(kk): v for kk, v in val.items()}))
+    st = score_variant(per_video, data, emb, grid, data.test_ids, kinds=kinds)
+    test_by_k = {kk: frame_auc(st[kk].frames, data.splits.test)["auc_o"] for kk in grid}
+    return VariantResult(name, k, val, test_by_k, st[k], sv[k], evaluate(st[k].frames, data.splits.test, st[k].boxes))
 
 
 def run_all(cfg, data: ChapterData, collected: dict, emb, *, progress: bool = True) -> dict:
