@@ -100,10 +100,39 @@ def _take(ids: list[str], n: int, seed: int) -> list[str]:
     return sorted(ids[i] for i in rng.choice(len(ids), n, replace=False))
 
 
+def _normal_only_splits(s):
+    """Semi-supervised datasets without a validation split (Avenue, ShanghaiTech) have normal-only training
+    videos, so no validation split with anomalies can be carved: hold out ``val_fraction`` of the normal
+    training videos instead. They select nothing (no AUC exists on them; ``k`` and the fusion weight stay at
+    their defaults) but give the label-free statistics that standardise the fused streams."""
+    from vadkit.data.datasets import load_dataset
+    from vadkit.experiment.data import Splits, resolve_data_root
+
+    root = resolve_data_root(s.dataset, s.data_root, s.synth_set)
+    full = load_dataset(s.dataset, root)
+    train, test = full.split(s.train_split), full.split(s.test_split)
+    if any(a.is_anomalous for a in train.values()):
+        return None
+    ids = sorted(train)
+    rng = np.random.default_rng(s.val_seed)
+    n = min(max(int(round(s.val_fraction * len(ids))), 1), len(ids) - 1)
+    held = set(rng.choice(ids, size=n, replace=False).tolist()) if n > 0 else set()
+    val = train.filter(lambda a: a.video_id in held)
+    rest = train.filter(lambda a: a.video_id not in held)
+    source = (f"held out from the normal-only training videos ({len(val)} of {len(ids)}, seed {s.val_seed}): no "
+              f"anomaly, so nothing is selected on it (k and the fusion weight keep their defaults)")
+    return Splits(rest, val, test, Path(root), s.dataset, source, "none")
+
+
 def prepare(cfg: MLLMEVADChapterConfig) -> ChapterData:
     from vadkit.experiment.data import load_splits
 
-    splits = load_splits(cfg.data_settings())
+    try:
+        splits = load_splits(cfg.data_settings())
+    except DatasetError as err:
+        splits = _normal_only_splits(cfg.data_settings())
+        if splits is None:
+            raise err
     normal = sorted(v for v, a in splits.train.items() if not a.is_anomalous and a.video_path is not None)
     if not normal:
         raise DatasetError(f"{splits.root}: no normal training video with a readable file: the nominal bank "
@@ -374,6 +403,8 @@ def frame_auc(scores: dict, ann) -> dict:
     from vadkit import metrics
 
     sub = ann.filter(lambda a: a.video_id in scores)
+    if not any(a.is_anomalous for a in sub.values()):      # no AUC exists (a validation split of normal videos)
+        return {"auc_o": float("nan"), "macro_auc": float("nan"), "n_videos": len(sub)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return metrics.evaluate_frame_level(scores, sub, gt_convention="frame_labels", expand="none")
