@@ -647,6 +647,7 @@ def run_all(cfg, data: ChapterData, collected: dict, emb, *, progress: bool = Tr
     """Every row of the chapter: the variants of :func:`variants`, singles only, the flow grid, the fusion and
     the contrast. ``{"rows": {name: metrics}, "notes": {name: selection}, "results": {name: VariantResult},
     "extra": {...}}``."""
+    t0 = time.perf_counter()
     results = {name: run_variant(name, per, data, emb, cfg) for name, per in collected.items()}
     main = results["MLLM-EVAD"]
     if cfg.run_ablations and cfg.pairs:
@@ -667,7 +668,8 @@ def run_all(cfg, data: ChapterData, collected: dict, emb, *, progress: bool = Tr
                     results[label] = run_variant(label, collected[base], data, other, cfg)
     rows = {n: r.test for n, r in results.items()}
     notes = {n: f"k = {r.k}" for n, r in results.items()}
-    extra: dict = {}
+    extra: dict = {"times": {"score (all variants, every k)": time.perf_counter() - t0}}
+    t0 = time.perf_counter()
     flow_val = flow_scores(cfg, data, data.val_ids, progress=progress)
     flow_test = flow_scores(cfg, data, data.test_ids, progress=progress)
     rows["flow grid (chapter 00)"] = evaluate(flow_test, data.splits.test)
@@ -677,11 +679,13 @@ def run_all(cfg, data: ChapterData, collected: dict, emb, *, progress: bool = Tr
     rows["MLLM-EVAD + flow grid"] = evaluate(fused, data.splits.test)
     notes["MLLM-EVAD + flow grid"] = f"k = {main.k}, w = {w:g}"
     extra["fusion"] = {"w": w, "val": wval}
+    extra["times"]["flow grid + fusion"] = time.perf_counter() - t0
     if cfg.contrast_vlm:
         ids = data.test_ids[: cfg.contrast_max_videos or None]
         t = time.perf_counter()
         cs, cinfo = contrast_scores(cfg, data, ids, progress=progress)
         cinfo["wall_s"] = time.perf_counter() - t
+        extra["times"]["contrast"] = cinfo["wall_s"]
         name = f"contrast: {cfg.contrast_vlm} yes/no per window"
         rows[name] = evaluate(cs, data.splits.test)
         notes[name] = "none (zero-shot)"
