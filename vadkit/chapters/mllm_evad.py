@@ -22,7 +22,8 @@ class MLLMEVADConfig(MLLMEVADChapterConfig):
     """Parameters of chapter 14 (every field's paper value: :func:`vadkit.experiment.chapter.config_table`)."""
 
     CHAPTER = "14_mllm_evad"
-    FULL = {"dataset": "avenue", "detector": "hog", "describer": "google/gemma-3-4b-it", "contrast_vlm": "google/gemma-3-4b-it",
+    FULL = {"dataset": "avenue", "detector": "hog", "describer": "google/gemma-3-4b-it",
+            "contrast_vlm": "google/gemma-3-4b-it",
             "max_train_videos": 0, "flow_width": 160, "grid_rows": 9, "grid_cols": 16, "threads": 0,
             "crop_size": 224, "describe_batch": 8, "ablation_deltas": [0.5, 2.0]}
 

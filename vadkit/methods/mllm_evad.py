@@ -52,9 +52,10 @@ def mog2_detect(frames: np.ndarray, *, history: int = 200, var_threshold: float 
 
     The camera is fixed, so the background model is seeded with the clip's temporal median and learnt over the
     whole clip first (``passes - 1`` learning passes); the last pass reads the foreground with learning frozen;
-    an object that never moves (a sitting person, a parked car) therefore stays background, as in any motion detector. The mask is opened and closed
-    with a ``kernel`` x ``kernel`` ellipse; a connected component of at least ``min_area`` pixels (and at most
-    ``max_area_frac`` of the frame) is one detection, its confidence the share of foreground pixels in its box.
+    an object that never moves (a sitting person, a parked car) therefore stays background, as in any motion
+    detector. The mask is opened and closed with a ``kernel`` x ``kernel`` ellipse; a connected component of at
+    least ``min_area`` pixels (and at most ``max_area_frac`` of the frame) is one detection, its confidence the
+    share of foreground pixels in its box.
     """
     import cv2
 

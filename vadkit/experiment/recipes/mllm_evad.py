@@ -155,7 +155,8 @@ def describe_data(cfg, data: ChapterData) -> str:
 
 
 def models_label(cfg) -> str:
-    return (f"detector {cfg.detector}, tracker {tracker_name(cfg)}, describer {cfg.describer}, embedder {cfg.embedder}; "
+    return (f"detector {cfg.detector}, tracker {tracker_name(cfg)}, describer {cfg.describer}, "
+            f"embedder {cfg.embedder}; "
             f"contrast VLM {cfg.contrast_vlm}")
 
 
