@@ -374,9 +374,10 @@ class Scored:
 
 
 def score_variant(per_video: dict, data: ChapterData, emb: me.TextEmbeddings, k: int | list[int], ids: list[str],
-                  *, kinds=("single", "pair")):
+                  *, kinds=("single", "pair"), boxes: bool = True):
     """The bank of ``per_video``'s nominal descriptions and the scores of ``ids`` at ``k`` (a :class:`Scored`),
-    or at every ``k`` of a list (``{k: Scored}``, one kNN query at the largest)."""
+    or at every ``k`` of a list (``{k: Scored}``, one kNN query at the largest); ``boxes=False`` skips the
+    box scores (only the selected ``k``'s test boxes are evaluated)."""
     ks = [k] if isinstance(k, int) else list(k)
     bank_texts = [t for v in data.bank_ids for u, t in zip(per_video[v].units, per_video[v].texts)
                   if u.kind in kinds]
@@ -392,7 +393,8 @@ def score_variant(per_video: dict, data: ChapterData, emb: me.TextEmbeddings, k:
             s = (1.0 - sims[:, :kk]).mean(axis=1).astype(np.float64) if texts else np.zeros(0)
             sc = out[kk]
             sc.frames[vid] = me.frame_scores(units, s, vu.num_frames, vu.D)
-            sc.boxes[vid] = me.box_scores(units, s, vu.tracks, vu.num_frames, vu.D)
+            if boxes:
+                sc.boxes[vid] = me.box_scores(units, s, vu.tracks, vu.num_frames, vu.D)
             sc.units[vid] = (units, texts, s)
     return out[k] if isinstance(k, int) else out
 
@@ -636,12 +638,13 @@ def run_variant(name: str, per_video: dict, data: ChapterData, emb, cfg, kinds=(
     from vadkit.experiment.runner import best_stream
 
     grid = [cfg.k] + [k for k in cfg.k_grid if k != cfg.k]
-    sv = score_variant(per_video, data, emb, grid, data.val_ids, kinds=kinds)
+    sv = score_variant(per_video, data, emb, grid, data.val_ids, kinds=kinds, boxes=False)
     val = {k: frame_auc(sv[k].frames, data.splits.val)["auc_o"] for k in grid}
     k = int(best_stream({str(kk): v for kk, v in val.items()}))
-    st = score_variant(per_video, data, emb, grid, data.test_ids, kinds=kinds)
+    st = score_variant(per_video, data, emb, grid, data.test_ids, kinds=kinds, boxes=False)
     test_by_k = {kk: frame_auc(st[kk].frames, data.splits.test)["auc_o"] for kk in grid}
-    return VariantResult(name, k, val, test_by_k, st[k], sv[k], evaluate(st[k].frames, data.splits.test, st[k].boxes))
+    best = score_variant(per_video, data, emb, k, data.test_ids, kinds=kinds)
+    return VariantResult(name, k, val, test_by_k, best, sv[k], evaluate(best.frames, data.splits.test, best.boxes))
 
 
 def run_all(cfg, data: ChapterData, collected: dict, emb, *, progress: bool = True) -> dict:
