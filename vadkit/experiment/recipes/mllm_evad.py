@@ -73,6 +73,8 @@ class MLLMEVADChapterConfig(ExperimentConfig):
     real_footage: str | None = param("vtest", note="real-footage demo (HOG); None skips it")
     real_width: int = param(640, show=False, note="vtest.avi (768 px) is downscaled to this width before HOG")
     real_frames: int = param(200, show=False, note="frames of vtest.avi in the demo (10 fps)")
+    hog_threshold: float = param(-0.5, show=False, note="HOG's SVM margin; below 0 keeps the downscaled people "
+                                                        "whose margin OpenCV's default (0) drops")
 
 
 # ------------------------------------------------------------------------ data --------------------------------
@@ -217,7 +219,7 @@ def detect(cfg: MLLMEVADChapterConfig, frames: np.ndarray) -> list[np.ndarray]:
     if cfg.detector == "mog2":
         return me.mog2_detect(frames)
     if cfg.detector == "hog":
-        return me.hog_detect(frames, width=cfg.real_width)
+        return me.hog_detect(frames, width=cfg.real_width, hit_threshold=cfg.hog_threshold)
     if cfg.detector.startswith("torchvision:"):
         return me.torchvision_detect(_torchvision_model(cfg.detector.split(":", 1)[1]), frames)
     raise ConfigError(f"detector {cfg.detector!r}: choose mog2, hog, gt or torchvision:<checkpoint dir>")
@@ -775,7 +777,7 @@ def real_footage_demo(cfg, describer, scored: Scored, emb) -> dict:
     frames = reader.get_frames(np.arange(n))
     fps = float(reader.fps or 10.0)
     t = time.perf_counter()
-    dets = me.hog_detect(frames, width=cfg.real_width, every=2)
+    dets = me.hog_detect(frames, width=cfg.real_width, every=2, hit_threshold=cfg.hog_threshold)
     tracks = me.track(dets, fps, tracker_name(cfg))
     D = me.delta_frames(cfg.delta_s, fps)
     units = me.form_units(path.stem, tracks, n, D, h_scale=cfg.h_scale, pairs=cfg.pairs)
