@@ -13,5 +13,7 @@ Training loops use :mod:`vadkit.trainer`; the experiment layer (:mod:`vadkit.exp
   pseudo-instructions and the frozen LM read through an adaptor's soft prompt (chapter 10);
 * :mod:`~vadkit.methods.sequences` - snippet-feature sequences: items, padding/sampling, balanced batches;
 * :mod:`~vadkit.methods.knn` - kNN banks and their three uses (MLLM-EVAD, LAVAD, VERA);
+* :mod:`~vadkit.methods.mllm_evad` - MLLM-EVAD's detection, tracking, single/pair units, cached crop-pair
+  descriptions, nominal-bank scores, frame and box scores, fusion (chapter 14);
 * :mod:`~vadkit.methods.flops` - parameters / MACs / time per frame (Ex-VAD Table 7).
 """

@@ -57,7 +57,12 @@ class KNNBank:
         q = _normalise(queries)
         sims = q @ self.embeddings.T                                   # [M, N]
         k = min(int(k), sims.shape[1])
-        idx = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        if k < sims.shape[1]:                      # top-k by partition, then order those k (stable on ties)
+            part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
+            idx = np.take_along_axis(part, order, axis=1)
+        else:
+            idx = np.argsort(-sims, axis=1, kind="stable")
         return np.take_along_axis(sims, idx, axis=1), idx
 
     def neighbours(self, queries: np.ndarray, k: int) -> list[list[tuple[Any, float]]]:

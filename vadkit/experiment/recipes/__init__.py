@@ -6,5 +6,6 @@ recipes, never each other; recipes import :mod:`vadkit.methods` and the rest of 
 
 * :mod:`.vad_llama` - VAD-LLaMA's three phases on frozen clip features, its tables and dialogue (chapter 10);
 * :mod:`.dual_branch` - VadCLIP's dual-branch network on frozen CLIP snippet features (chapters 11 and 12);
-* :mod:`.ex_vad` - Ex-VAD's text pipeline (AEGM, LAAM) on top of :mod:`.dual_branch` (chapter 12).
+* :mod:`.ex_vad` - Ex-VAD's text pipeline (AEGM, LAAM) on top of :mod:`.dual_branch` (chapter 12);
+* :mod:`.mllm_evad` - MLLM-EVAD's units, descriptions, nominal bank, fusion, contrast and tables (chapter 14).
 """
