@@ -106,3 +106,46 @@ def load_hf_llm(name_or_path: str | Path, device=None, *, dtype=None, lora: str 
         with weights_errors(lora, "LoRA adapter"):
             model = PeftModel.from_pretrained(model, str(lora))
     return HFLLM(model, tokenizer, name, device)
+
+
+@torch.no_grad()
+def candidate_logprobs(llm, prompts: Sequence[str], candidates: Sequence[str], *, chat: bool = True,
+                       batch_size: int = 4) -> list[list[float]]:
+    """``log p(candidate | prompt)`` of every candidate continuation, ``[P][C]`` (teacher forcing, no sampling).
+
+    The prompt is formatted as :meth:`HFLLM.generate` formats it (chat template, or BOS for a base model) and
+    tokenised without special tokens; each candidate is tokenised on its own and appended, so the sum runs over
+    exactly the tokens the model would have to generate. One forward pass per ``batch_size`` prompts x ``C``
+    candidates (right padding; causal attention keeps the pads out of every scored position).
+    """
+    tok, model = llm.tokenizer, llm.model
+    device = next(model.parameters()).device
+    cand_ids = [tok(c, add_special_tokens=False)["input_ids"] for c in candidates]
+    if any(not ids for ids in cand_ids):
+        raise ValueError(f"a candidate tokenises to nothing: {list(candidates)}")
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    out: list[list[float]] = []
+    prompts = list(prompts)
+    for i in range(0, len(prompts), max(1, batch_size)):
+        seqs, spans = [], []
+        for p in prompts[i:i + batch_size]:
+            pid = tok(llm.format_prompt(p, chat), add_special_tokens=False)["input_ids"]
+            for cid in cand_ids:
+                seqs.append(pid + cid)
+                spans.append((len(pid), len(cid)))
+        L = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), L), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), L), dtype=torch.long)
+        for r, s in enumerate(seqs):
+            ids[r, :len(s)] = torch.tensor(s)
+            mask[r, :len(s)] = 1
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+        logp = torch.log_softmax(logits, dim=-1)
+        vals = []
+        for r, (start, n) in enumerate(spans):
+            pos = torch.arange(start - 1, start - 1 + n, device=device)
+            tgt = ids[r, start:start + n].to(device)
+            vals.append(float(logp[r, pos, tgt].sum()))
+        C = len(cand_ids)
+        out.extend(vals[j:j + C] for j in range(0, len(vals), C))
+    return out
