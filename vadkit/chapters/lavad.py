@@ -23,7 +23,7 @@ class LAVADConfig(LAVADChapterConfig):
     FULL = {"dataset": "ucf_crime", "clip": "ViT-H-14:laion2b_s32b_b79k", "captioner": "Salesforce/blip2-opt-6.7b-coco",
             "llm": "meta-llama/Llama-2-13b-chat-hf", "caption_stride": 16, "window_s": 10.0, "window_frames": 10,
             "k_sweep": [10], "summary_tokens": 96, "score_tokens": 16, "score_format": "[{:.1f}]",
-            "subset_llm": None, "run_ablations": False, "threads": 0, "llm_batch_size": 32}
+            "subset_llm": None, "prompt_sets": ["paper"], "run_ablations": False, "threads": 0, "llm_batch_size": 32}
 
 
 def setup(namespace: dict):

@@ -83,14 +83,39 @@ def _dedup(items: Sequence[str]) -> list[str]:
     return [c for i, c in enumerate(items) if i == 0 or c != items[i - 1]]
 
 
-def summary_prompt(captions: Sequence[str]) -> str:
-    """The summary request: :data:`SUMMARY_PROMPT`, then one caption per line, in temporal order.
+#: Prompt sets: ``"paper"`` is LAVAD's wording (:data:`SUMMARY_PROMPT`, :data:`CONTEXT_PROMPT`,
+#: :data:`FORMAT_PROMPT`); ``"zoo"`` asks the same two questions in the wording the zoo's tiny instruction-following
+#: LLM was trained on (:data:`vadkit.models.instructions.TEMPLATES`, template 0 of ``summarise`` and ``rate``, with
+#: timed captions), because a 0.3-M-parameter model does not follow an instruction it never saw (it answers the
+#: paper's summary request with "No."). The full profile uses ``"paper"`` only.
+PROMPT_SETS = ("paper", "zoo")
 
-    The official code sends the prompt as a system turn and the captions (joined by ``"\\n "``) as the user turn;
-    here both are one user turn (the tiny zoo LLM has no system role in training). Consecutive repeats of a
-    caption (a static scene) are written once.
+
+def _timed(lines: Sequence[str], times: Sequence[float] | None) -> str:
+    if times is None:
+        return "\n".join(lines)
+    return "\n".join(f"[{t:.1f} s] {c}" for t, c in zip(times, lines))
+
+
+def summary_prompt(captions: Sequence[str], times: Sequence[float] | None = None, style: str = "paper") -> str:
+    """The summary request for one window's captions (temporal order; consecutive repeats written once).
+
+    ``"paper"``: :data:`SUMMARY_PROMPT`, then one caption per line. The official code sends the prompt as a system
+    turn and the captions (joined by ``"\\n "``) as the user turn; here both are one user turn (the tiny zoo LLM has no
+    system role in training). ``"zoo"``: the zoo LLM's ``summarise`` template with ``"[t s] caption"`` lines
+    (``times`` in seconds).
     """
-    return SUMMARY_PROMPT + "\n" + "\n".join(_dedup([str(c).strip() for c in captions]))
+    caps = [str(c).strip() for c in captions]
+    keep = [i for i in range(len(caps)) if i == 0 or caps[i] != caps[i - 1]]
+    lines = [caps[i] for i in keep]
+    if style == "paper":
+        return SUMMARY_PROMPT + "\n" + "\n".join(lines)
+    if style == "zoo":
+        from vadkit.models.instructions import TEMPLATES
+
+        t = None if times is None else [times[i] for i in keep]
+        return TEMPLATES["summarise"][0].format(captions=_timed(lines, t if t is not None else [0.0] * len(lines)))
+    raise ValueError(f"prompt style must be one of {PROMPT_SETS}, got {style!r}")
 
 
 def summary_from_output(text: str) -> str:
@@ -99,10 +124,19 @@ def summary_from_output(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def score_prompt(summary: str) -> str:
-    """The scoring request: context + format prompt, then the summary (with a full stop, as the official code)."""
+def score_prompt(summary: str, style: str = "paper", time: float | None = None) -> str:
+    """The scoring request. ``"paper"``: context + format prompt, then the summary (with a full stop, as the
+    official code). ``"zoo"``: the zoo LLM's ``rate`` template with the summary as one ``"[t s]"`` line (``time``:
+    the window centre in seconds)."""
     s = summary.strip()
-    return f"{CONTEXT_PROMPT} {FORMAT_PROMPT}\n{s if s.endswith('.') else s + '.'}"
+    s = s if s.endswith(".") else s + "."
+    if style == "paper":
+        return f"{CONTEXT_PROMPT} {FORMAT_PROMPT}\n{s}"
+    if style == "zoo":
+        from vadkit.models.instructions import TEMPLATES
+
+        return TEMPLATES["rate"][0].format(captions=f"[{(time or 0.0):.1f} s] {s}")
+    raise ValueError(f"prompt style must be one of {PROMPT_SETS}, got {style!r}")
 
 
 def parse_window_scores(texts: Sequence[str]) -> tuple[np.ndarray, list[tuple[int, str]]]:

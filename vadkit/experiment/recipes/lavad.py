@@ -61,6 +61,9 @@ class LAVADChapterConfig(ExperimentConfig):
     subset_videos: int = param(4, note="test videos for subset_llm (half abnormal)")
     subset_frame_interval: int = param(48, note="window spacing for subset_llm (CPU time)")
     subset_summary_tokens: int = param(24, show=False)
+    prompt_sets: list[str] = param(["paper", "zoo"], paper="paper",
+                                   note="paper = LAVAD's prompts verbatim; zoo = the same requests in the zoo LLM's "
+                                        "trained wording (it does not follow the paper's); chosen on validation")
     run_ablations: bool = param(True, note="cleaning and summary ablations, on validation")
     gt_convention: str = param("lavad", code="src/eval.py: true frame count, end inclusive",
                                note="ground-truth convention (chapter 01)")
@@ -160,12 +163,13 @@ def caption_split(ann, captioner, clip, caption_stride: int, cost: Cost) -> tupl
 
 def score_videos(caps: dict, llm, clip, cfg: LAVADChapterConfig, cost: Cost, *, frame_interval: int | None = None,
                  clean: bool = True, summarise: bool = True, summary_tokens: int | None = None,
-                 tag: str = "") -> dict:
+                 prompts: str = "paper", tag: str = "") -> dict:
     """Windows -> summaries -> parsed and expected-value scores -> refinement inputs, for every captioned video.
 
     Returns ``{video: {"centres", "members", "summaries", "score_texts", "parsed" [W] (NaN = unparsed),
     "expected" [W], "video_emb" [W, D], "text_emb" [W, D], "num_frames"}}``. ``clean=False`` summarises the raw
-    captions; ``summarise=False`` scores the window's captions directly (the two ablations).
+    captions; ``summarise=False`` scores the window's captions directly (the two ablations). ``prompts``: a prompt
+    set of :data:`vadkit.methods.lavad.PROMPT_SETS`.
     """
     from vadkit.methods import lavad
     from vadkit.models import cached_generate
@@ -183,8 +187,9 @@ def score_videos(caps: dict, llm, clip, cfg: LAVADChapterConfig, cost: Cost, *, 
         text = rec["cleaned"] if clean else rec["captions"]
         out[vid] = {"centres": centres, "members": members, "num_frames": rec["num_frames"],
                     "window_captions": [[text[j] for j in m] for m in members]}
+        out[vid]["times"] = [[captioned[j] / rec["fps"] for j in m] for m in members]
         for w, m in enumerate(members):
-            sum_prompts[(vid, w)] = lavad.summary_prompt([text[j] for j in m])
+            sum_prompts[(vid, w)] = lavad.summary_prompt([text[j] for j in m], out[vid]["times"][w], prompts)
     if summarise:
         gen = cost.measure(f"summaries{tag}", "generate",
                            lambda: cached_generate(llm, sum_prompts, None, _gen(cfg, summary_tokens or
@@ -192,7 +197,8 @@ def score_videos(caps: dict, llm, clip, cfg: LAVADChapterConfig, cost: Cost, *, 
         summaries = {k: lavad.summary_from_output(v) for k, v in gen.items()}
     else:                                      # ablation: the window's captions stand in for the summary
         summaries = {(v, w): " ".join(lavad._dedup(out[v]["window_captions"][w])) for v, w in sum_prompts}
-    score_prompts = {k: lavad.score_prompt(s) for k, s in summaries.items()}
+    score_prompts = {(v, w): lavad.score_prompt(s, prompts, out[v]["centres"][w] / caps[v]["fps"])
+                     for (v, w), s in summaries.items()}
     texts = cost.measure(f"scores{tag}", "generate",
                          lambda: cached_generate(llm, score_prompts, None, _gen(cfg, cfg.score_tokens)))
     cands = lavad.score_candidates(cfg.score_format)
@@ -249,39 +255,47 @@ def validation_value(preds: dict, data: LAVADData, cfg, stream: str) -> float:
 
 
 def select_on_validation(val_scored: dict, data: LAVADData, cfg) -> tuple[dict, "pd.DataFrame"]:
-    """Choose (reading, K) by validation AUC; ``({"reading", "k", "val"}, table of every candidate)``."""
+    """Choose (prompt set, reading, K) by validation AUC. ``val_scored = {prompt set: score_videos output}``.
+
+    Returns ``({"prompts", "reading", "k", "val"}, table of every candidate)``."""
     import pandas as pd
 
     rows = []
-    for k in [0] + sorted(set(cfg.k_sweep) | {cfg.k_neighbours}):
-        preds = predictions(val_scored, cfg, k)
-        for reading in READINGS:
-            rows.append({"reading": reading, "K": k, "val AUC": validation_value(preds, data, cfg, reading)})
+    for prompts, sc in val_scored.items():
+        for k in [0] + sorted(set(cfg.k_sweep) | {cfg.k_neighbours}):
+            preds = predictions(sc, cfg, k)
+            for reading in READINGS:
+                rows.append({"prompts": prompts, "reading": reading, "K": k,
+                             "val AUC": validation_value(preds, data, cfg, reading)})
     df = pd.DataFrame(rows)
     best = df.loc[df["val AUC"].idxmax()]
-    df["selected"] = [(r == best["reading"] and k == best["K"]) for r, k in zip(df["reading"], df["K"])]
+    df["selected"] = [(p == best["prompts"] and r == best["reading"] and k == best["K"])
+                      for p, r, k in zip(df["prompts"], df["reading"], df["K"])]
     df["val AUC"] = (100 * df["val AUC"]).round(2)
-    return {"reading": str(best["reading"]), "k": int(best["K"]), "val": float(best["val AUC"]) / 100}, df
+    return {"prompts": str(best["prompts"]), "reading": str(best["reading"]), "k": int(best["K"]),
+            "val": float(best["val AUC"])}, df
 
 
 def stream_table(test_scored: dict, data: LAVADData, cfg, choice: dict) -> tuple["pd.DataFrame", dict]:
-    """Test AUC_O / AUC_A / AP (trapezoid, LAVAD's; step) of each reading, raw and refined with the chosen K.
+    """Test AUC_O / AUC_A / AP (trapezoid, LAVAD's; step) of each prompt set and reading, raw and refined with
+    the chosen K. ``test_scored = {prompt set: score_videos output}``.
 
-    Returns the table and the selected configuration's test metrics."""
+    Returns the table and the selected configuration's test metrics (with its ``preds``)."""
     import pandas as pd
 
     rows, selected = [], {}
-    for k in sorted({0, choice["k"]}):
-        preds = predictions(test_scored, cfg, k)
-        for reading in READINGS:
-            m = metrics(preds, data.test, cfg, reading)
-            is_sel = reading == choice["reading"] and k == choice["k"]
-            if is_sel:
-                selected = {**m, "preds": preds}
-            rows.append({"reading": reading, "refinement": f"K = {k}" if k else "none",
-                         "AUC_O": 100 * m["auc_o"], "AUC_A": 100 * m["auc_a"],
-                         "AP (trapezoid)": 100 * m["ap_trapezoid"], "AP (step)": 100 * m["ap_step"],
-                         "chosen on val": is_sel})
+    for prompts, sc in test_scored.items():
+        for k in sorted({0, choice["k"]}):
+            preds = predictions(sc, cfg, k)
+            for reading in READINGS:
+                m = metrics(preds, data.test, cfg, reading)
+                is_sel = prompts == choice["prompts"] and reading == choice["reading"] and k == choice["k"]
+                if is_sel:
+                    selected = {**m, "preds": preds}
+                rows.append({"prompts": prompts, "reading": reading, "refinement": f"K = {k}" if k else "none",
+                             "AUC_O": 100 * m["auc_o"], "AUC_A": 100 * m["auc_a"],
+                             "AP (trapezoid)": 100 * m["ap_trapezoid"], "AP (step)": 100 * m["ap_step"],
+                             "chosen on val": is_sel})
     return pd.DataFrame(rows).round(2), selected
 
 
@@ -360,7 +374,7 @@ def headline(run, cfg, data: LAVADData, sel: dict, choice: dict) -> list[dict]:
     t = doc["tables"]["table3_quoted"]
     ucf, xd = t["rows"]["LAVAD"]
     src = f"{t['quoted_from']} (quoted; LAVAD: {doc['citation']})"
-    r = SeedRun("LAVAD", 0, selected=choice["reading"],
+    r = SeedRun("LAVAD", 0, selected=choice["reading"], info={"prompts": choice["prompts"], "k": choice["k"]},
                 test={"auc_o": sel["auc_o"], "ap_trapezoid": sel["ap_trapezoid"]}, predictions=sel["preds"])
     dataset = "SynthVAD" if cfg.dataset == "synthvad" else cfg.dataset
     entries = [headline_entry("LAVAD", "AUC_O", [r], "auc_o", dataset=dataset, split=cfg.test_split,
