@@ -192,15 +192,17 @@ def score_videos(caps: dict, llm, clip, cfg: LAVADChapterConfig, cost: Cost, *, 
             sum_prompts[(vid, w)] = lavad.summary_prompt([text[j] for j in m], out[vid]["times"][w], prompts)
     if summarise:
         gen = cost.measure(f"summaries{tag}", "generate",
-                           lambda: cached_generate(llm, sum_prompts, None, _gen(cfg, summary_tokens or
-                                                                                 cfg.summary_tokens)))
+                           lambda: cached_generate(llm, sum_prompts, None,
+                                                   _gen(cfg, summary_tokens or cfg.summary_tokens),
+                                                   progress=False))
         summaries = {k: lavad.summary_from_output(v) for k, v in gen.items()}
     else:                                      # ablation: the window's captions stand in for the summary
         summaries = {(v, w): " ".join(lavad._dedup(out[v]["window_captions"][w])) for v, w in sum_prompts}
     score_prompts = {(v, w): lavad.score_prompt(s, prompts, out[v]["centres"][w] / caps[v]["fps"])
                      for (v, w), s in summaries.items()}
     texts = cost.measure(f"scores{tag}", "generate",
-                         lambda: cached_generate(llm, score_prompts, None, _gen(cfg, cfg.score_tokens)))
+                         lambda: cached_generate(llm, score_prompts, None, _gen(cfg, cfg.score_tokens),
+                                                 progress=False))
     cands = lavad.score_candidates(cfg.score_format)
     lps = cost.measure(f"score tokens{tag}", "candidates",
                        lambda: cached_candidate_logprobs(llm, score_prompts, cands, batch_size=2, progress=False))
