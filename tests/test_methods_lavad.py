@@ -112,3 +112,12 @@ def test_candidate_logprobs_match_step_by_step_scoring(tiny_llm, vadkit_home):
     a = calls.cached_candidate_logprobs(llm, dict(enumerate(prompts)), cands, progress=False)
     b = calls.cached_candidate_logprobs(llm, dict(enumerate(prompts)), cands, progress=False)
     assert a == b and calls.stats("candidates") == {"made": 2, "cached": 2}
+
+
+def test_candidates_sharing_a_prefix_score_as_alone(tiny_llm):
+    from vadkit.models.llm import candidate_logprobs
+
+    cands = lavad.score_candidates() + ["[0.3]"]
+    both = candidate_logprobs(tiny_llm, ["Rate: a person falls."], cands)[0]
+    alone = [candidate_logprobs(tiny_llm, ["Rate: a person falls."], [c])[0][0] for c in cands]
+    assert np.allclose(both, alone, atol=1e-4)

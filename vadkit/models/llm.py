@@ -115,37 +115,40 @@ def candidate_logprobs(llm, prompts: Sequence[str], candidates: Sequence[str], *
 
     The prompt is formatted as :meth:`HFLLM.generate` formats it (chat template, or BOS for a base model) and
     tokenised without special tokens; each candidate is tokenised on its own and appended, so the sum runs over
-    exactly the tokens the model would have to generate. One forward pass per ``batch_size`` prompts x ``C``
-    candidates (right padding; causal attention keeps the pads out of every scored position).
+    exactly the tokens the model would have to generate. Candidates that share all but their last token share one
+    sequence (``"0.0"`` ... ``"0.9"`` are one forward pass when digits are single tokens): a forward pass per
+    ``batch_size`` prompts x distinct prefixes (right padding; causal attention keeps the pads out of every scored
+    position).
     """
     tok, model = llm.tokenizer, llm.model
     device = next(model.parameters()).device
     cand_ids = [tok(c, add_special_tokens=False)["input_ids"] for c in candidates]
     if any(not ids for ids in cand_ids):
         raise ValueError(f"a candidate tokenises to nothing: {list(candidates)}")
+    prefixes = list(dict.fromkeys(tuple(c[:-1]) for c in cand_ids))      # one sequence per distinct prefix
+    where = [prefixes.index(tuple(c[:-1])) for c in cand_ids]
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     out: list[list[float]] = []
     prompts = list(prompts)
     for i in range(0, len(prompts), max(1, batch_size)):
-        seqs, spans = [], []
-        for p in prompts[i:i + batch_size]:
+        chunk = prompts[i:i + batch_size]
+        seqs, starts = [], []
+        for p in chunk:
             pid = tok(llm.format_prompt(p, chat), add_special_tokens=False)["input_ids"]
-            for cid in cand_ids:
-                seqs.append(pid + cid)
-                spans.append((len(pid), len(cid)))
+            for pre in prefixes:
+                seqs.append(pid + list(pre))
+            starts.append(len(pid))
         L = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), L), pad, dtype=torch.long)
         mask = torch.zeros((len(seqs), L), dtype=torch.long)
         for r, s in enumerate(seqs):
             ids[r, :len(s)] = torch.tensor(s)
             mask[r, :len(s)] = 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-        logp = torch.log_softmax(logits, dim=-1)
-        vals = []
-        for r, (start, n) in enumerate(spans):
-            pos = torch.arange(start - 1, start - 1 + n, device=device)
-            tgt = ids[r, start:start + n].to(device)
-            vals.append(float(logp[r, pos, tgt].sum()))
-        C = len(cand_ids)
-        out.extend(vals[j:j + C] for j in range(0, len(vals), C))
+        logp = torch.log_softmax(model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float(), -1)
+        for j, start in enumerate(starts):
+            row = []
+            for cid, w in zip(cand_ids, where):
+                r = j * len(prefixes) + w
+                row.append(float(sum(logp[r, start - 1 + k, t] for k, t in enumerate(cid))))
+            out.append(row)
     return out
