@@ -334,29 +334,19 @@ def cleaning_report(caps: dict) -> dict:
             "distinct_captions_per_video": float(distinct)}
 
 
-def cost_table(cost: Cost, caps: dict, scored: dict, cfg, rerun: Cost | None = None) -> "pd.DataFrame":
+def cost_table(cost: Cost, caps: dict, scored: dict, cfg) -> "pd.DataFrame":
     """Model calls of this run per stage (made / served from the cache), beside what captioning every frame and
-    scoring a window at every frame would need (LAVAD's protocol without a stride), and a rerun's calls."""
+    scoring a window at every frame would need (LAVAD's protocol without a stride; three LLM passes a window:
+    summary, score, score tokens)."""
     import pandas as pd
 
     frames = sum(r["num_frames"] for r in caps.values())
-    windows = sum(len(r["centres"]) for r in scored.values())
     rows = [{"stage": s, "calls made": v["made"], "served from cache": v["cached"]} for s, v in cost.stages.items()]
     rows.append({"stage": "total", "calls made": cost.total("made"), "served from cache": cost.total("cached")})
-    df = pd.DataFrame(rows)
-    df["calls a video (needed)"] = [round((v["made"] + v["cached"]) / max(1, len(caps)), 1)
-                                    for v in cost.stages.values()] + [
-        round((cost.total("made") + cost.total("cached")) / max(1, len(caps)), 1)]
-    extra = pd.DataFrame([
-        {"stage": f"without a stride: captions of all {frames} frames", "calls made": frames},
-        {"stage": f"without a stride: LLM calls for a window at every frame (3 per window; here {windows} windows)",
-         "calls made": 3 * frames}])
-    df = pd.concat([df, extra], ignore_index=True)
-    if rerun is not None:
-        df = pd.concat([df, pd.DataFrame([{"stage": "rerun of the whole chapter: calls made",
-                                           "calls made": rerun.total("made"),
-                                           "served from cache": rerun.total("cached")}])], ignore_index=True)
-    return df
+    rows.append({"stage": f"without a stride: a caption for each of the {frames} frames", "calls made": frames})
+    rows.append({"stage": "without a stride: LLM passes for a window at every frame (one prompt set)",
+                 "calls made": 3 * frames})
+    return pd.DataFrame(rows)
 
 
 def balanced_subset(ann, n: int) -> list[str]:
