@@ -94,7 +94,28 @@ def prepare(cfg: LAVADChapterConfig) -> LAVADData:
     from vadkit.models import load_clip
 
     splits = load_splits(cfg.data_settings(), list_dir=predictions_dir(cfg.CHAPTER, cfg.profile).parent)
+    for name in ("train", "val", "test"):
+        setattr(splits, name, with_frame_counts(splits.split(name)))
     return LAVADData(splits, load_clip(cfg.clip))
+
+
+def with_frame_counts(ann):
+    """``ann`` with every missing ``num_frames`` / ``fps`` read from its video header (UCF-Crime's and XD-Violence's
+    annotation files give neither; LAVAD's ground truth and windows need the true frame count). Videos that cannot
+    be opened are kept as they are and fail later, recorded."""
+    from vadkit.data.annotations import DatasetAnnotations
+    from vadkit.data.video import probe
+
+    videos = {}
+    for vid, a in ann.items():
+        if (not a.num_frames or not a.fps) and a.video_path is not None:
+            try:
+                info = probe(a.video_path)
+                a = a.replace(num_frames=a.num_frames or int(info.num_frames), fps=a.fps or float(info.fps))
+            except Exception:  # noqa: BLE001 - an unreadable video is reported by the captioning step
+                pass
+        videos[vid] = a
+    return DatasetAnnotations(ann.name, videos, ann.class_names, ann.root, dict(ann.meta))
 
 
 def describe_data(cfg, data: LAVADData) -> str:
