@@ -226,6 +226,27 @@ def stage_table(runs: list[SeedRun]) -> "pd.DataFrame":
                           fmt(s[f"{k}/ap_trapezoid"])} for k, v in names.items()])
 
 
+def prior_only(ann, cfg) -> dict[str, float]:
+    """Test AUC_O / AP of VERA's video-centred Gaussian applied to a *constant* score: what the evaluation prior
+    scores by itself (with scores that all round to the same 0.1 step, the prior is all that is left)."""
+    from vadkit.metrics import video_centred_gaussian
+
+    preds = {v: VideoPrediction(v, scores={"prior": video_centred_gaussian(np.ones(int(a.num_frames)),
+                                                                          sigma_fraction=cfg.prior_sigma)})
+             for v, a in ann.items()}
+    m = ev.frame_metrics(preds, ann, "prior", cfg.eval_settings())
+    return {"auc_o": m["auc_o"], "ap_trapezoid": m["ap_trapezoid"]}
+
+
+def saturation(answers: dict, labels: dict, threshold: float = 0.5) -> dict[str, float]:
+    """Share of segments whose ``p(yes)`` exceeds ``threshold`` (all pool questions), by the video's label."""
+    a = {True: [], False: []}
+    for v, x in answers.items():
+        a[bool(labels[v])].append(np.asarray(x).ravel())
+    return {f"share_yes_{'abnormal' if k else 'normal'}": float((np.concatenate(x) > threshold).mean())
+            for k, x in a.items() if x}
+
+
 def headline(run, cfg, data: LAVADData, runs: list[SeedRun]) -> list[dict]:
     from vadkit import papers
     from vadkit.experiment.reporting import frame_auc_bootstrap, headline_entry, log_headline
