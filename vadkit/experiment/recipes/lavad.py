@@ -386,7 +386,7 @@ def headline(run, cfg, data: LAVADData, sel: dict, choice: dict) -> list[dict]:
     doc = papers.load("lavad")
     t = doc["tables"]["table3_quoted"]
     ucf, xd = t["rows"]["LAVAD"]
-    src = f"{t['quoted_from']} (quoted; LAVAD: {doc['citation']})"
+    src = f"{t['quoted_from']} (quoted)"
     r = SeedRun("LAVAD", 0, selected=choice["reading"], info={"prompts": choice["prompts"], "k": choice["k"]},
                 test={"auc_o": sel["auc_o"], "ap_trapezoid": sel["ap_trapezoid"]}, predictions=sel["preds"])
     dataset = "SynthVAD" if cfg.dataset == "synthvad" else cfg.dataset

@@ -254,7 +254,7 @@ def headline(run, cfg, data: LAVADData, runs: list[SeedRun]) -> list[dict]:
     doc = papers.load("vera")
     t = doc["tables"]["table3_quoted"]
     ucf, xd = t["rows"]["VERA"]
-    src = f"{t['quoted_from']} (quoted; VERA: {doc['citation']})"
+    src = f"{t['quoted_from']} (quoted)"
     dataset = "SynthVAD" if cfg.dataset == "synthvad" else cfg.dataset
     entries = [headline_entry("VERA", "AUC_O", runs, "smoothed/auc_o", dataset=dataset, split=cfg.test_split,
                               profile=cfg.profile, ci=frame_auc_bootstrap(runs, data.test, cfg.eval_settings()),
