@@ -59,8 +59,8 @@ class LAVADChapterConfig(ExperimentConfig):
     subset_llm: str | None = param("pkg:gemma3-270m", note="a real LLM (Gemma-3-270m base, packaged weights) on a "
                                                           "capped subset of test videos; None = skip")
     subset_videos: int = param(4, note="test videos for subset_llm (half abnormal)")
-    subset_frame_interval: int = param(48, note="window spacing for subset_llm (CPU time)")
-    subset_summary_tokens: int = param(24, show=False)
+    subset_frame_interval: int = param(64, note="window spacing for subset_llm (CPU time)")
+    subset_summary_tokens: int = param(20, show=False)
     prompt_sets: list[str] = param(["paper", "zoo"], paper="paper",
                                    note="paper = LAVAD's prompts verbatim; zoo = the same requests in the zoo LLM's "
                                         "trained wording (it does not follow the paper's); chosen on validation")
