@@ -18,7 +18,7 @@ import numpy as np
 
 from vadkit.experiment import evaluation as ev
 from vadkit.experiment.chapter import ExperimentConfig, param
-from vadkit.experiment.recipes.lavad import Cost, LAVADData, caption_split
+from vadkit.experiment.recipes.lavad import Cost, LAVADData
 from vadkit.experiment.types import SeedRun, VideoPrediction
 
 
