@@ -1,6 +1,6 @@
 """LAVAD's pieces: windows, prompts, strict parsing with interpolation, the expected-value reading (teacher-forced
-candidate log-probs on a real tiny Llama), the video-text refinement, frame expansion, and the recipe end to end
-with stand-in models (every call cached: a rerun makes none)."""
+candidate log-probs on a tiny Llama, cached), the video-text refinement and frame expansion. The chapter end to end
+(and a rerun that makes no model call) is ``tests/test_rehearsal_chapters.py::test_chapter_30_*``."""
 
 from __future__ import annotations
 
