@@ -61,3 +61,53 @@ def interacting_pairs(boxes: Mapping[int, Box], h_scale: float = 1.0) -> list[tu
             if d < h:
                 out.append((i, j, d, h))
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# crops C_t and C_{t+delta} (MLLM-EVAD: "crops that tightly enclose the object(s) at both moments")
+# ----------------------------------------------------------------------------------------------
+def crop_box(boxes: Sequence[Box], frame_shape, margin: float = 0.5, min_side: int = 32) -> tuple[int, int, int, int]:
+    """Square box ``(x1, y1, x2, y2)`` that encloses every box of ``boxes`` (the object, or both objects of a
+    pair, at ``t`` and at ``t + delta``), its side ``max(w, h) * (1 + margin)`` and at least ``min_side`` px,
+    centred on the union. It may extend past the frame (:func:`crop_pair` pads with zeros).
+
+    Why square and with context: a square crop resizes to the describer's input without distortion, so a
+    lying person stays wider than tall; ``margin`` and ``min_side`` keep some ground around an ~18-px person,
+    which is where "on the road" or "on the bench" is visible. ``frame_shape`` ``(H, W, ...)`` only checks
+    that the union meets the frame.
+    """
+    if not len(boxes):
+        raise ValueError("crop_box needs at least one box")
+    x1 = min(float(b[0]) for b in boxes)
+    y1 = min(float(b[1]) for b in boxes)
+    x2 = max(float(b[2]) for b in boxes)
+    y2 = max(float(b[3]) for b in boxes)
+    H, W = int(frame_shape[0]), int(frame_shape[1])
+    if x2 <= 0 or y2 <= 0 or x1 >= W or y1 >= H or x2 <= x1 or y2 <= y1:
+        raise ValueError(f"boxes {list(boxes)} do not meet a {W} x {H} frame")
+    side = max(max(x2 - x1, y2 - y1) * (1.0 + margin), float(min_side))
+    cx, cy = 0.5 * (x1 + x2), 0.5 * (y1 + y2)
+    a, b = int(round(cx - side / 2)), int(round(cy - side / 2))
+    s = int(round(side))
+    return a, b, a + s, b + s
+
+
+def _crop_padded(frame, box, size: int):
+    import cv2
+    import numpy as np
+
+    frame = np.asarray(frame)
+    H, W = frame.shape[:2]
+    a, b, c, d = box
+    out = np.zeros((d - b, c - a, 3), dtype=np.uint8)
+    sa, sb, sc, sd = max(a, 0), max(b, 0), min(c, W), min(d, H)
+    if sc > sa and sd > sb:
+        out[sb - b:sd - b, sa - a:sc - a] = frame[sb:sd, sa:sc, :3]
+    return cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA if (c - a) > size else cv2.INTER_LINEAR)
+
+
+def crop_pair(frame_t, frame_t1, box, size: int = 48):
+    """The two crops ``C_t``, ``C_{t+delta}``: uint8 ``[size, size, 3]`` each, the same ``box`` (from
+    :func:`crop_box`) cut from both frames (zeros outside the frame), so motion shows as displacement inside
+    the crop."""
+    return _crop_padded(frame_t, box, size), _crop_padded(frame_t1, box, size)

@@ -7,6 +7,7 @@ factory                full profile (HF / open_clip)       smoke profile (tiny z
 :func:`load_captioner` ``"Salesforce/blip2-opt-2.7b"``      ``"zoo:tiny-captioner"``
 :func:`load_llm`       ``"meta-llama/Llama-3.1-8B-Instruct"`` ``"zoo:tiny-llm"``
 :func:`load_vlm`       ``"Qwen/Qwen2.5-VL-7B-Instruct"``     ``"zoo:tiny-vlm"``
+:func:`load_describer` any VLM name (two crops, one question)  ``"zoo:tiny-describer"``
 :func:`load_text_embedder` ``"minilm"`` (both profiles) or any sentence-transformers id
 =====================  ================================  ===========================================
 
@@ -38,7 +39,7 @@ from typing import Mapping
 from vadkit.errors import ModelNotFoundError
 from vadkit.models.base import LLM, VLM, CLIPBackend, Captioner, GenerationConfig, TextEmbedder
 
-__all__ = ["load_clip", "load_captioner", "load_llm", "load_vlm", "load_text_embedder", "cached_generate",
+__all__ = ["load_clip", "load_captioner", "load_llm", "load_vlm", "load_describer", "load_text_embedder", "cached_generate",
            "resolve_name", "model_identity", "GenerationConfig", "CLIPBackend", "Captioner", "LLM", "VLM", "TextEmbedder"]
 
 
@@ -130,6 +131,17 @@ def load_vlm(name: str = "zoo:tiny-vlm", device=None):
     vlm = load_hf_vlm(loc, device)
     vlm.name = name
     return vlm
+
+
+def load_describer(name: str = "zoo:tiny-describer", device=None):
+    """Crop-pair describer (:mod:`vadkit.models.describer`): the zoo's ``tiny-describer`` (a CNN-prefix decoder on
+    pixels), or any VLM name, asked with both crops as two images."""
+    from vadkit.models.describer import VLMDescriber, is_prefix_describer, load_prefix_describer
+
+    kind, loc = resolve_name(name)
+    if kind != "hub" and is_prefix_describer(loc):
+        return load_prefix_describer(loc, device, name=name)
+    return VLMDescriber(load_vlm(name, device))
 
 
 def load_captioner(name: str = "zoo:tiny-captioner", device=None):

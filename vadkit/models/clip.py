@@ -38,6 +38,16 @@ CROPS = ("center", "ten_crop")
 RESIZE_MODES = ("shortest", "squash")
 
 
+#: On a CPU a forward pass over 16 images is ~2x faster per image than over 64 (one thread, EfficientNet-Lite0
+#: and the tiny CLIP measured): the activations of a small batch stay in the cache. Results are the same.
+CPU_BATCH = 16
+
+
+def forward_batch(batch_size: int, device) -> int:
+    """How many images one forward pass takes: ``batch_size``, at most :data:`CPU_BATCH` on a CPU."""
+    return batch_size if torch.device(device or "cpu").type != "cpu" else min(batch_size, CPU_BATCH)
+
+
 def _as_uint8_batch(frames) -> torch.Tensor:
     """``[N, H, W, 3]`` uint8 (array, tensor or list of frames) -> uint8 tensor ``[N, 3, H, W]``."""
     if isinstance(frames, (list, tuple)):
@@ -128,6 +138,10 @@ class ClipModel:
         self.is_resnet = not hasattr(visual, "transformer")
         self.width = int(visual.attnpool.k_proj.in_features if self.is_resnet else visual.transformer.width)
         self.context_length = int(model.context_length)
+        if self.is_resnet:
+            # NHWC convolutions: the tiny CLIP's training step (forward + backward of the image tower) ran 1.3x
+            # faster on one CPU thread, and the results agree to float rounding; weights are saved contiguous
+            visual.to(memory_format=torch.channels_last)
 
     # -- identity -------------------------------------------------------------------------------
     def describe(self) -> dict:
@@ -199,6 +213,7 @@ class ClipModel:
         """``uint8 [N, H, W, 3]`` -> ``[N, D]`` (``crop="center"``) or ``[N, 10, D]`` (``"ten_crop"``)."""
         x = _as_uint8_batch(frames).permute(0, 2, 3, 1)
         outs = []
+        batch_size = forward_batch(batch_size, self.device)
         for i in range(0, len(x), batch_size):
             px = self.preprocess(x[i:i + batch_size], crop)
             if crop == "ten_crop":

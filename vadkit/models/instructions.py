@@ -4,7 +4,7 @@
 The tiny LLM of :mod:`vadkit.models.zoo` (``tiny-llm``) is trained on Ex-VAD's two prompts verbatim. The method
 chapters of LAVAD, VAD-LLaMA and Ex-VAD ask an LLM other things: summarise the captions of a window, rate a
 window's anomaly in ``[0, 1]``, answer yes or no, list phrases for a label, say when an anomaly happens. This
-module writes those five kinds of instruction from the pretraining corpus, each in several paraphrases, so
+module writes those five kinds of instruction from the pretraining corpus, each in eight paraphrases, so
 that a chapter's own prompt is *in the distribution* of what the model saw without being one of its strings:
 
 =============  ====================================================  ==========================================
@@ -37,36 +37,60 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_LINES = 6
+#: version of the mix (templates, tasks, targets); part of the zoo entry's key. 2: seven trained paraphrases per
+#: task instead of three (with three, a held-out rating prompt that said "Answer with a number" was answered
+#: "Yes."/"No.": the model keyed on "Answer"), and phrase targets of distinct phrases only
+MIX_VERSION = 2
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "summarise": (
         "Summarise these captions of a surveillance clip in one sentence:\n{captions}",
         "Here is what a camera saw, caption by caption:\n{captions}\nWrite a one-sentence summary.",
         "Captions:\n{captions}\nIn one sentence, what happens in this clip?",
+        "{captions}\nDescribe the main event of this clip in a single sentence.",
+        "Write one sentence that sums up the clip below.\n{captions}",
+        "Camera log:\n{captions}\nWhat is the key thing that happens? One sentence.",
+        "Give a short summary (one sentence) of these frame captions.\n{captions}",
         "Condense the following scene descriptions into a single sentence.\n{captions}",
     ),
     "rate": (
         "Captions of a surveillance clip:\n{captions}\nRate how anomalous this clip is, from 0 to 1.",
         "{captions}\nOn a scale from 0 (normal) to 1 (anomalous), score this window.",
         "Read these captions and give an anomaly score between 0 and 1.\n{captions}",
+        "{captions}\nHow anomalous is this window? Reply with a number between 0 and 1.",
+        "Give a number from 0 to 1 for how abnormal the activity below is.\n{captions}",
+        "Camera log:\n{captions}\nAnomaly score (0 = normal, 1 = anomalous):",
+        "Assign this clip a score in [0, 1], where 1 means clearly abnormal.\n{captions}",
         "How unusual is the scene below? Answer with a number in [0, 1].\n{captions}",
     ),
     "yes_no": (
         "Captions of a surveillance clip:\n{captions}\nDoes anything anomalous happen? Answer yes or no.",
         "{captions}\nIs there an anomaly in this clip? Yes or no.",
         "Read the captions and answer yes or no: is something unusual going on?\n{captions}",
+        "{captions}\nDid something abnormal happen here? Reply yes or no.",
+        "Yes or no: does this clip show an anomaly?\n{captions}",
+        "Camera log:\n{captions}\nAnything unusual? Answer only yes or no.",
+        "Reply with yes or no. Is any behaviour below anomalous?\n{captions}",
         "Answer with yes or no. Do these captions describe abnormal behaviour?\n{captions}",
     ),
     "phrases": (
         "List {m} short phrases that describe '{label}' as a surveillance camera would see it, one per line.",
         "Give {m} descriptions of the event '{label}', one per line.",
         "Write {m} phrases a caption of '{label}' could contain. One phrase per line.",
+        "Describe '{label}' in {m} different ways, one line each.",
+        "{m} phrases for the event '{label}', one per line:",
+        "How might a caption describe '{label}'? Give {m} options, one per line.",
+        "Write {m} distinct one-line descriptions of '{label}' seen from a surveillance camera.",
         "Name {m} visual cues of '{label}' in surveillance footage, one per line.",
     ),
     "when": (
         "Timed captions of a surveillance clip:\n{captions}\nWhen does the anomaly happen, in seconds?",
         "{captions}\nGive the start and end time of the anomalous event in seconds, or say there is none.",
         "From these captions, say when something unusual happens (in seconds).\n{captions}",
+        "{captions}\nWhen does the unusual event start and end, in seconds?",
+        "Report the time span (in seconds) of any anomaly in these captions.\n{captions}",
+        "Camera log:\n{captions}\nAnomaly time interval in seconds, if any:",
+        "In seconds, from when to when is there abnormal activity below?\n{captions}",
         "At what time, in seconds, does abnormal behaviour occur in the clip below?\n{captions}",
     ),
 }
@@ -194,6 +218,7 @@ def phrase_examples(phrases: dict[str, list[str]], rng: random.Random, *, per_la
 
     out = []
     for label, ph in sorted(phrases.items()):
+        ph = sorted({p.lower(): p for p in ph}.values())  # distinct up to case, as parse_phrases demands
         for _ in range(per_label):
             m = rng.randint(2, min(4, len(ph))) if len(ph) >= 2 else 1
             k = _template_index("phrases", rng, templates)

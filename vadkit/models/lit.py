@@ -172,9 +172,10 @@ class LitModel:
     def encode_images(self, frames, *, normalize: bool = True, crop: str = "center",
                       batch_size: int = 64) -> torch.Tensor:
         """``uint8 [N, H, W, 3]`` -> ``[N, D]``."""
-        from vadkit.models.clip import _as_uint8_batch
+        from vadkit.models.clip import _as_uint8_batch, forward_batch
 
         x = _as_uint8_batch(frames).permute(0, 2, 3, 1)
+        batch_size = forward_batch(batch_size, self.device)
         outs = [self.encode_pixels(self.preprocess(x[i:i + batch_size], crop), normalize=normalize)[0]
                 for i in range(0, len(x), batch_size)]
         return torch.cat(outs) if outs else torch.zeros((0, self.embed_dim))

@@ -9,6 +9,8 @@ exercises the prompts the method chapters send to Llama/Qwen in the full profile
   for ``m`` descriptive phrases per category label. Fill ``{label}`` and ``{m}``; parse with
   :func:`vadkit.models.parsing.parse_phrases`.
 * :data:`CAPTION_PROMPT`: the instruction a VLM gets when used as a captioner.
+* :data:`ACTIVITY_PROMPTS`: MLLM-EVAD's question to a VLM shown two crops of one object (``"single"``) or of
+  an interacting pair (``"pair"``) at ``t`` and ``t + delta``: what each does and what they do to each other.
 """
 
 AEGM_EXPLANATION_PROMPT = (
@@ -23,6 +25,14 @@ LAAM_PHRASES_PROMPT = (
 )
 
 CAPTION_PROMPT = "Describe this frame in one sentence."
+
+ACTIVITY_PROMPTS = {
+    "single": ("The two images are crops of the same place in a surveillance video, {delta:g} s apart. "
+               "In one short sentence, what does the object in the middle do and where?"),
+    "pair": ("The two images are crops of the same place in a surveillance video, {delta:g} s apart, showing "
+             "two objects. In one sentence each, say what the left one does, what the right one does, and "
+             "what they do to each other; separate the three parts with semicolons."),
+}
 
 VQA_SYSTEM_PROMPT = "You are a surveillance video analyst. Answer briefly and truthfully."
 

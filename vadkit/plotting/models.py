@@ -1,7 +1,9 @@
-"""Figures of chapter 02: tiny-zoo held-out figures, snippet-prompt similarity over time, feature agreement."""
+"""Figures of chapter 02: tiny-zoo held-out figures, snippet-prompt similarity over time, feature agreement,
+the crop-pair describer's inputs."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import numpy as np
@@ -71,3 +73,24 @@ def plot_feature_agreement(df, ax=None):
     ax.set_xlabel("cosine with cached features (mean; whisker to 5th percentile)")
     ax.set_xlim(min(0.0, float(df["cos_p05"].min()) - 0.05), 1.02)
     return ax
+
+
+def plot_crop_pairs(crops_t: np.ndarray, crops_t1: np.ndarray, titles: Sequence[str] | None = None, *,
+                    ncols: int = 3, scale: float = 1.6):
+    """The describer's view: each row's two crops (``t`` left, ``t + delta`` right), ``titles`` under them."""
+    n = len(crops_t)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 2 * scale, nrows * scale * 1.35), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        gap = np.full((crops_t[k].shape[0], 2, 3), 255, dtype=np.uint8)
+        ax.imshow(np.concatenate([crops_t[k], gap, crops_t1[k]], axis=1))
+        if titles is not None:
+            ax.set_title(textwrap.fill(str(titles[k]), 38), fontsize=7, loc="left")
+    fig.tight_layout()
+    return fig
