@@ -121,3 +121,12 @@ def test_candidates_sharing_a_prefix_score_as_alone(tiny_llm):
     both = candidate_logprobs(tiny_llm, ["Rate: a person falls."], cands)[0]
     alone = [candidate_logprobs(tiny_llm, ["Rate: a person falls."], [c])[0][0] for c in cands]
     assert np.allclose(both, alone, atol=1e-4)
+
+
+def test_refining_a_constant_gives_exactly_that_constant():
+    from vadkit.methods.knn import softmax_refine, video_text_refine
+
+    rng = np.random.default_rng(0)
+    v, t = rng.normal(size=(9, 5)), rng.normal(size=(9, 5))
+    assert np.unique(video_text_refine(np.full(9, 0.5), v, t, 5)[0]).tolist() == [0.5]
+    assert np.unique(softmax_refine(np.full(9, 0.3), v, 5, 0.1)).tolist() == [0.3]

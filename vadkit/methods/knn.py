@@ -32,6 +32,12 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(n, 1e-12)
 
 
+def _clean_float(x: np.ndarray, decimals: int = 12) -> np.ndarray:
+    """Weighted means rounded to ``decimals``: a mean of equal scores is that score, not that score plus rounding
+    noise (which an AUC would otherwise rank as if it were signal)."""
+    return np.round(x, decimals)
+
+
 @dataclass
 class KNNBank:
     """A bank of L2-normalised embeddings ``[N, D]`` with one payload per row.
@@ -104,7 +110,7 @@ def video_text_refine(scores: Sequence[float], video_embeddings: np.ndarray, tex
     sims, idx = KNNBank(text_embeddings).query(video_embeddings, k)
     w = np.exp((sims - sims.max(axis=1, keepdims=True)) / tau)
     w /= w.sum(axis=1, keepdims=True)
-    return (w * s[idx]).sum(axis=1), idx
+    return _clean_float((w * s[idx]).sum(axis=1)), idx
 
 
 def softmax_refine(scores: Sequence[float], embeddings: np.ndarray, k: int, tau: float = 0.1) -> np.ndarray:
@@ -120,4 +126,4 @@ def softmax_refine(scores: Sequence[float], embeddings: np.ndarray, k: int, tau:
     sims, idx = KNNBank(embeddings).query(embeddings, k)
     w = np.exp((sims - sims.max(axis=1, keepdims=True)) / tau)
     w /= w.sum(axis=1, keepdims=True)
-    return (w * s[idx]).sum(axis=1)
+    return _clean_float((w * s[idx]).sum(axis=1))
