@@ -108,6 +108,7 @@ def video_text_refine(scores: Sequence[float], video_embeddings: np.ndarray, tex
     if not len(s) == len(video_embeddings) == len(text_embeddings):
         raise ValueError(f"{len(s)} scores, {len(video_embeddings)} video and {len(text_embeddings)} text embeddings")
     sims, idx = KNNBank(text_embeddings).query(video_embeddings, k)
+    sims = sims.astype(np.float64)
     w = np.exp((sims - sims.max(axis=1, keepdims=True)) / tau)
     w /= w.sum(axis=1, keepdims=True)
     return _clean_float((w * s[idx]).sum(axis=1)), idx
@@ -124,6 +125,7 @@ def softmax_refine(scores: Sequence[float], embeddings: np.ndarray, k: int, tau:
     if len(s) != len(embeddings):
         raise ValueError(f"{len(s)} scores for {len(embeddings)} segment embeddings")
     sims, idx = KNNBank(embeddings).query(embeddings, k)
+    sims = sims.astype(np.float64)
     w = np.exp((sims - sims.max(axis=1, keepdims=True)) / tau)
     w /= w.sum(axis=1, keepdims=True)
     return _clean_float((w * s[idx]).sum(axis=1))
