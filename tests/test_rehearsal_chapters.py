@@ -112,3 +112,36 @@ def test_chapter_10_full_profile_on_a_real_layout(home, models, layout):
         assert again["metrics"]["lm_calls/made"] == 0
         assert again["metrics"]["lm_calls/cached"] == rec["metrics"]["lm_calls/made"]
         assert again["metrics"]["VADor w LTC/seed0/auc_o"] == rec["metrics"]["VADor w LTC/seed0/auc_o"]
+
+
+def test_chapter_30_lavad_full_profile_on_the_ucf_layout(home, models):
+    """LAVAD's full path with a BLIP-2-class captioner, a Llama-class chat LLM and a ViT CLIP (ImageBind's role):
+    the paper's prompts, validation carved from the training videos, and a rerun served from the cache."""
+    tree = _tree(home, "ucf_crime")
+    params = {"clip": models["clip"], "captioner": models["captioner"], "llm": models["llm"],
+              "summary_tokens": 6, "score_tokens": 4, "window_frames": 3, "caption_stride": 16,
+              "frame_interval": 32, "threads": 1}
+    rec = _run("30_lavad", tree, params, home)
+    assert rec["validation"]["criterion"] == "video" and "carved" in rec["validation"]["source"]
+    assert rec["config"]["llm"] == models["llm"] and rec["config"]["prompt_sets"] == ["paper"]
+    assert rec["metrics"]["cost/calls_made"] > 0
+    assert rec["headline"][0]["method"] == "LAVAD" and rec["headline"][0]["paper"]["value"] == 80.28
+    again = _run("30_lavad", tree, params, home)
+    assert again["metrics"]["cost/calls_made"] == 0
+    assert again["metrics"]["test/auc_o"] == rec["metrics"]["test/auc_o"]
+
+
+def test_chapter_31_vera_full_profile_on_the_ucf_layout(home, models):
+    """VERA's full path: a Llama-class learner over BLIP-2-class captions, the question search on video-level
+    labels, validation carved from the training videos; a rerun makes no model call."""
+    tree = _tree(home, "ucf_crime")
+    params = {"clip": models["clip"], "captioner": models["captioner"], "llm": models["llm"], "seeds": "[0]",
+              "epochs": 2, "batch_size": 4, "window_frames": 3, "caption_stride": 16, "segment_frames": 32,
+              "window_s": 4.0, "threads": 1}
+    rec = _run("31_vera", tree, params, home)
+    assert rec["validation"]["criterion"] == "video" and "carved" in rec["validation"]["source"]
+    assert rec["config"]["llm"] == models["llm"]
+    assert rec["metrics"]["cost/calls_made"] > 0
+    assert rec["headline"][0]["method"] == "VERA" and rec["headline"][0]["paper"]["value"] == 86.6
+    again = _run("31_vera", tree, params, home)
+    assert again["metrics"]["cost/calls_made"] == 0

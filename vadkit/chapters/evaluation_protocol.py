@@ -373,11 +373,12 @@ PAPER_CONVENTIONS = [
     ("Ex-VAD (ICML 2025)", "UCF AUC; XD AP; mAP@IoU",
      "as VadCLIP: gt 'vadclip', ap_step, detection_map(convention='vadclip') on abnormal videos", "12_ex_vad"),
     ("LAVAD (CVPR 2024)", "UCF AUC; XD AP", "gt_convention='lavad', expand='repeat', align='cut'; ap_trapezoid",
-     "LAVAD chapter"),
+     "30_lavad"),
     ("VAD-LLaMA (NeurIPS 2024)", "UCF / TAD AUC_O, AUC_A, class-wise AUC_A",
      "gt_convention='vad_llama', expand='window_mean' (32 windows) -> auc_o, auc_a, auc_a/<class>", "VAD-LLaMA chapter"),
-    ("VERA (CVPR 2025)", "UCF AUC; XD AP", "gt_convention='vera', repeat; its smoothing and Gaussian prior belong to "
-     "the method, not the metric; ap_trapezoid", "comparison tables"),
+    ("VERA (CVPR 2025)", "UCF AUC; XD AP", "gt_convention='vera', repeat; its smoothing belongs to the method; its "
+     "video-centred Gaussian prior to the evaluation: video_centred_gaussian (reported with and without); "
+     "ap_trapezoid", "31_vera"),
     ("T-VAD (2025)", "UBnormal micro / macro AUC, RBDC, TBDC",
      "auc_o; macro_auc(policy='ubnormal'); rbdc_tbdc(beta=0.1, alpha=0.1); heatmap_to_regions(threshold=0.5)",
      "T-VAD chapter"),

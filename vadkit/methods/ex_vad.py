@@ -24,42 +24,27 @@ import numpy as np
 import torch
 
 from vadkit.errors import VadkitError
-
-
-def clean_captions(frame_embeds: torch.Tensor, caption_embeds: torch.Tensor) -> list[int]:
-    """Ex-VAD Eq. 2: for every frame ``i`` the index ``argmax_j cos(E_I(I_i), E_T(T_j))``.
-
-    ``frame_embeds [n, D]``, ``caption_embeds [N, D]`` -> ``n`` caption indices.
-    """
-    f = torch.nn.functional.normalize(torch.as_tensor(frame_embeds).float(), dim=-1)
-    c = torch.nn.functional.normalize(torch.as_tensor(caption_embeds).float(), dim=-1)
-    return (f @ c.T).argmax(-1).tolist()
+from vadkit.methods.captions import clean_captions  # noqa: F401 - Eq. 2, shared with LAVAD
 
 
 def aegm_captions(video_path, num_frames: int, n: int, captioner, clip, prompt: str | None = None,
                   cache=None) -> dict:
-    """Caption ``n`` uniformly sampled frames and clean them (AEGM, first half).
+    """Caption ``n`` uniformly sampled frames and clean them (AEGM, first half; the cleaning of Eq. 2 is
+    :func:`vadkit.methods.captions.caption_and_clean`, shared with LAVAD).
 
     Captions go through the model-call cache (:func:`vadkit.models.calls.cached_captions`, keyed by the captioner's
     identity, the prompt and each frame's pixels); the frames of one video are captioned as one batch.
     Returns ``{"frames": [idx], "captions": [str], "cleaned": [str]}`` (``cleaned[i]`` is frame ``i``'s caption
     after Eq. 2).
     """
-    from vadkit.data.video import VideoReader, uniform_indices
-    from vadkit.models.calls import cached_captions
+    from vadkit.data.video import uniform_indices
+    from vadkit.methods.captions import caption_and_clean
 
     idx = uniform_indices(int(num_frames), n)
-    frames = VideoReader(video_path).get_frames(idx)
-    got = cached_captions(captioner, {int(i): f for i, f in zip(idx, frames)}, prompt, cache,
-                          batch_size=len(frames), progress=False)
-    caps = [got[int(i)] for i in idx]
-    if len(caps) != len(idx):
-        raise VadkitError(f"{video_path}: captioner returned {len(caps)} captions for {len(idx)} frames")
-    with torch.no_grad():
-        img = clip.encode_images(frames)
-        txt = clip.encode_texts(caps)
-    choice = clean_captions(img, txt)
-    return {"frames": idx.tolist(), "captions": caps, "cleaned": [caps[j] for j in choice]}
+    rec = caption_and_clean(video_path, idx, captioner, clip, prompt, cache)
+    if len(rec["captions"]) != len(idx):
+        raise VadkitError(f"{video_path}: captioner returned {len(rec['captions'])} captions for {len(idx)} frames")
+    return {"frames": [int(i) for i in idx], "captions": rec["captions"], "cleaned": rec["cleaned"]}
 
 
 def explanation_prompt(cleaned: Sequence[str]) -> str:

@@ -4,9 +4,11 @@ One implementation, three named uses (each a function below):
 
 * :func:`nominal_distance` - **MLLM-EVAD**: a test description's anomaly score is its mean cosine distance to the
   ``k`` nearest descriptions of the nominal (normal-only) training bank;
-* :func:`window_refine` - **LAVAD** (Zanella et al., CVPR 2024): a window's score is replaced by the mean score of
-  the ``K`` windows of the *same video* whose embeddings are nearest to it (the window itself included), a
-  smoothing in video-text space;
+* :func:`video_text_refine` - **LAVAD** (Zanella et al., CVPR 2024, Sec. 3.4): a window's score is replaced by
+  the mean score of the ``K`` windows of the *same video* whose *summary text* embeddings are nearest to the
+  window's *video* embedding, weighted by ``softmax(cos)`` over those ``K`` (the official ``src/eval.py``:
+  ``exp(sim) / sum(exp(sim))``, temperature 1), a smoothing in video-text space; :func:`window_refine` is its
+  unweighted, single-space variant;
 * :func:`softmax_refine` - **VERA** (Ye et al., CVPR 2025): a segment's score becomes the softmax-weighted mean of
   the scores of its ``k`` nearest segments, weights ``softmax(cos / tau)``.
 
@@ -28,6 +30,12 @@ def _normalise(x: np.ndarray) -> np.ndarray:
         raise ValueError(f"embeddings must be [N, D], got shape {x.shape}")
     n = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.maximum(n, 1e-12)
+
+
+def _clean_float(x: np.ndarray, decimals: int = 12) -> np.ndarray:
+    """Weighted means rounded to ``decimals``: a mean of equal scores is that score, not that score plus rounding
+    noise (which an AUC would otherwise rank as if it were signal)."""
+    return np.round(x, decimals)
 
 
 @dataclass
@@ -90,6 +98,27 @@ def window_refine(scores: Sequence[float], embeddings: np.ndarray, k: int) -> np
     return s[idx].mean(axis=1)
 
 
+def video_text_refine(scores: Sequence[float], video_embeddings: np.ndarray, text_embeddings: np.ndarray, k: int,
+                      tau: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """LAVAD: window ``i``'s score := ``sum_{j in K_i} w_ij s_j``, ``K_i`` the ``k`` windows whose text embedding
+    (of the window's temporal summary) is nearest to window ``i``'s video embedding, ``w_i = softmax(cos_i / tau)``
+    over ``K_i`` (``tau = 1``: the official code's ``exp(sim)`` weights).
+
+    ``scores [W]``, ``video_embeddings [W, D]``, ``text_embeddings [W, D]`` (one video) -> ``(refined [W],
+    neighbour indices [W, min(k, W)])``.
+    """
+    if tau <= 0:
+        raise ValueError(f"tau must be > 0, got {tau}")
+    s = np.asarray(scores, dtype=np.float64)
+    if not len(s) == len(video_embeddings) == len(text_embeddings):
+        raise ValueError(f"{len(s)} scores, {len(video_embeddings)} video and {len(text_embeddings)} text embeddings")
+    sims, idx = KNNBank(text_embeddings).query(video_embeddings, k)
+    sims = sims.astype(np.float64)
+    w = np.exp((sims - sims.max(axis=1, keepdims=True)) / tau)
+    w /= w.sum(axis=1, keepdims=True)
+    return _clean_float((w * s[idx]).sum(axis=1)), idx
+
+
 def softmax_refine(scores: Sequence[float], embeddings: np.ndarray, k: int, tau: float = 0.1) -> np.ndarray:
     """VERA: each segment's score := ``sum_j softmax(cos_ij / tau) s_j`` over its ``k`` nearest segments.
 
@@ -101,6 +130,7 @@ def softmax_refine(scores: Sequence[float], embeddings: np.ndarray, k: int, tau:
     if len(s) != len(embeddings):
         raise ValueError(f"{len(s)} scores for {len(embeddings)} segment embeddings")
     sims, idx = KNNBank(embeddings).query(embeddings, k)
+    sims = sims.astype(np.float64)
     w = np.exp((sims - sims.max(axis=1, keepdims=True)) / tau)
     w /= w.sum(axis=1, keepdims=True)
-    return (w * s[idx]).sum(axis=1)
+    return _clean_float((w * s[idx]).sum(axis=1))

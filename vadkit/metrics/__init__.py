@@ -33,6 +33,7 @@ from vadkit.metrics.frame import (  # noqa: F401
     evaluate_frame_level,
     expand_scores,
     frame_arrays,
+    video_centred_gaussian,
     get_gt_convention,
     gt_length,
     macro_auc,

@@ -171,3 +171,18 @@ def cached_captions(captioner, frames: Mapping[Any, np.ndarray], prompt: str | N
 
     return cache.run("caption", captioner, reqs, settings, compute, batch_size=batch_size, progress=progress,
                      desc=f"captions ({captioner.name})")
+
+
+def cached_candidate_logprobs(llm, prompts: Mapping[Any, str], candidates: Sequence[str],
+                              cache: ModelCallCache | str | Path | None = None, *, batch_size: int = 4,
+                              progress: bool = True) -> dict:
+    """``{key: [log p(candidate | prompt) per candidate]}`` (:func:`vadkit.models.llm.candidate_logprobs`), one cached
+    entry per prompt, keyed by the model's identity, the prompt and the candidate list (kind ``candidates``)."""
+    from vadkit.models.llm import candidate_logprobs
+
+    cache = cache if isinstance(cache, ModelCallCache) else ModelCallCache(cache)
+    cands = [str(c) for c in candidates]
+    return cache.run("candidates", llm, {k: ({"prompt": p, "candidates": cands}, None) for k, p in prompts.items()},
+                     {"scoring": "teacher-forced sum of log-probs"},
+                     lambda keys: candidate_logprobs(llm, [prompts[k] for k in keys], cands, batch_size=batch_size),
+                     batch_size=batch_size, progress=progress, desc=f"score tokens ({llm.name})")

@@ -106,3 +106,49 @@ def load_hf_llm(name_or_path: str | Path, device=None, *, dtype=None, lora: str 
         with weights_errors(lora, "LoRA adapter"):
             model = PeftModel.from_pretrained(model, str(lora))
     return HFLLM(model, tokenizer, name, device)
+
+
+@torch.no_grad()
+def candidate_logprobs(llm, prompts: Sequence[str], candidates: Sequence[str], *, chat: bool = True,
+                       batch_size: int = 4) -> list[list[float]]:
+    """``log p(candidate | prompt)`` of every candidate continuation, ``[P][C]`` (teacher forcing, no sampling).
+
+    The prompt is formatted as :meth:`HFLLM.generate` formats it (chat template, or BOS for a base model) and
+    tokenised without special tokens; each candidate is tokenised on its own and appended, so the sum runs over
+    exactly the tokens the model would have to generate. Candidates that share all but their last token share one
+    sequence (``"0.0"`` ... ``"0.9"`` are one forward pass when digits are single tokens): a forward pass per
+    ``batch_size`` prompts x distinct prefixes (right padding; causal attention keeps the pads out of every scored
+    position).
+    """
+    tok, model = llm.tokenizer, llm.model
+    device = next(model.parameters()).device
+    cand_ids = [tok(c, add_special_tokens=False)["input_ids"] for c in candidates]
+    if any(not ids for ids in cand_ids):
+        raise ValueError(f"a candidate tokenises to nothing: {list(candidates)}")
+    prefixes = list(dict.fromkeys(tuple(c[:-1]) for c in cand_ids))      # one sequence per distinct prefix
+    where = [prefixes.index(tuple(c[:-1])) for c in cand_ids]
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    out: list[list[float]] = []
+    prompts = list(prompts)
+    for i in range(0, len(prompts), max(1, batch_size)):
+        chunk = prompts[i:i + batch_size]
+        seqs, starts = [], []
+        for p in chunk:
+            pid = tok(llm.format_prompt(p, chat), add_special_tokens=False)["input_ids"]
+            for pre in prefixes:
+                seqs.append(pid + list(pre))
+            starts.append(len(pid))
+        L = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), L), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), L), dtype=torch.long)
+        for r, s in enumerate(seqs):
+            ids[r, :len(s)] = torch.tensor(s)
+            mask[r, :len(s)] = 1
+        logp = torch.log_softmax(model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float(), -1)
+        for j, start in enumerate(starts):
+            row = []
+            for cid, w in zip(cand_ids, where):
+                r = j * len(prefixes) + w
+                row.append(float(sum(logp[r, start - 1 + k, t] for k, t in enumerate(cid))))
+            out.append(row)
+    return out

@@ -5,7 +5,8 @@ Steps of :func:`build_book`:
 1. execute each chapter notebook with papermill into ``book/_generated/<profile>/`` (a chapter that
    fails is recorded and the others go on; its partial notebook is kept, with a warning at the top);
 2. write the generated pages: ``results.md`` (every table and metric of the results registry, with
-   the data/models/seeds that produced it) and ``build_report.md`` (status and wall time per chapter);
+   the data/models/seeds that produced it), ``build_report.md`` (status and wall time per chapter), and the
+   survey map and the leaderboard (:mod:`vadkit.pipeline.pages`: ``survey_map.md``, ``leaderboard.md``);
 3. run ``jupyter-book build`` (v1, Sphinx; offline; ``execute_notebooks: off`` because step 1
    already executed them, so no notebook runs twice) and copy the HTML to ``book/_build/<profile>/html``.
 
@@ -156,7 +157,8 @@ def write_toc(src: Path, chapter_stems: list[str]) -> None:
         "parts": [
             {"caption": "Start here", "chapters": [{"file": p} for p in pages]},
             {"caption": "Chapters", "chapters": [{"file": s} for s in chapter_stems]},
-            {"caption": "Results", "chapters": [{"file": "results"}, {"file": "build_report"}]},
+            {"caption": "Results", "chapters": [{"file": "survey_map"}, {"file": "leaderboard"}, {"file": "results"},
+                                                {"file": "build_report"}]},
         ],
     }
     toc["parts"] = [p for p in toc["parts"] if p["chapters"]]
@@ -207,6 +209,10 @@ def build_book(profile: str = "smoke", only: list[str] | None = None, *, execute
     stems = [s for s in all_present if s in {n.stem for n in notebooks}] if only else all_present
     atomic_write_text(src / "results.md", results_markdown(profile))
     atomic_write_text(src / "build_report.md", build_report_markdown(report))
+    from vadkit.pipeline.pages import leaderboard_markdown, survey_markdown
+
+    atomic_write_text(src / "survey_map.md", survey_markdown(profile, all_present))
+    atomic_write_text(src / "leaderboard.md", leaderboard_markdown(profile))
     write_toc(src, stems)
     _record_times(report)
 
