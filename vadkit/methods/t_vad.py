@@ -125,8 +125,7 @@ class RegionAnomalyEncoder(nn.Module):
 def add_prompt_tokens(model, tokenizer, names: Sequence[str] = PROMPT_TOKENS) -> list[int]:
     """Add the three special prompt tokens and grow the embedding tables (``resize_token_embeddings``); the new
     rows start at the mean of the existing ones. Returns their ids (start, pad, end)."""
-    added = tokenizer.add_special_tokens({"additional_special_tokens": list(names)},
-                                         replace_additional_special_tokens=False)
+    added = tokenizer.add_tokens(list(names), special_tokens=True)
     ids = [tokenizer.convert_tokens_to_ids(n) for n in names]
     old = model.get_input_embeddings().weight.shape[0]
     if added or max(ids) >= old:

@@ -151,7 +151,7 @@ class AnomalyCLIPMethod(HeatmapMethod):
             parts["total"].backward()
             opt.step()
             if step % 25 == 0 or step == self.cfg.steps - 1:
-                history.append({"step": step, **{k: float(v) for k, v in parts.items()}})
+                history.append({"step": step, **{k: float(v.detach()) for k, v in parts.items()}})
         model.eval()
         return {"best_epoch": self.cfg.steps, "history": history,
                 "aux_frames": int(len(labels)), "aux_abnormal_frames": int(labels.sum())}
