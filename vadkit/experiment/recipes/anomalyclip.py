@@ -199,5 +199,5 @@ def train_seeds(data, cfg, *, progress: bool = True) -> list:
     from vadkit.experiment.runner import predictions_dir, run_seeds
 
     method = AnomalyCLIPMethod(data, cfg, data.models["clip"])
-    return run_seeds(method, cfg.seeds, cache_name=cfg.CHAPTER, retrain=cfg.retrain, threads=cfg.threads,
+    return run_seeds(method, cfg.seeds, cache_name="anomalyclip", retrain=cfg.retrain, threads=cfg.threads,
                      store=predictions_dir(cfg.CHAPTER, cfg.profile), progress=progress)
