@@ -34,9 +34,10 @@ class AnomalyCLIPChapterConfig(HeatmapChapterConfig):
                                  note="None: the zoo's SynthVAD pretraining corpus")
     aux_videos: int = param(96, note="auxiliary videos (3/4 abnormal)")
     aux_frames: int = param(5, note="frames per auxiliary video")
-    steps: int = param(300, paper="15 epochs", note="AdamW steps")
+    steps: int = param(1000, paper="15 epochs", note="AdamW steps")
     batch_size: int = param(16, paper=8)
-    lr: float = param(1e-3, paper=1e-3)
+    lr: float = param(3e-3, paper=1e-3, note="16 validation videos, seed 0: pixel AUROC 0.53 after 300 "
+                                               "steps at 1e-3, 0.83 after 1000 at 3e-3")
     tau: float = param(0.07, paper=0.07)
 
 

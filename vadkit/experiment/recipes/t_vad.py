@@ -17,7 +17,7 @@ Two rows, two meanings of T-VAD's "one-shot" (the paper's Sec. 4.1 defines it as
 
 * **AHD (one-shot)**: one epoch over the training pairs, the last weights;
 * **AHD (fine-tuned)**: ``epochs`` epochs, the epoch with the best validation criterion (frame micro AUC plus
-  RBDC and TBDC, on every ``select_stride``-th validation frame), as the paper selects checkpoints on
+  RBDC and TBDC, on the scored validation frames), as the paper selects checkpoints on
   validation AUC / RBDC / TBDC.
 """
 
@@ -37,6 +37,9 @@ UBNORMAL_EVENTS = ("people fighting", "a person running", "a person falling", "a
 
 @dataclass
 class TVADChapterConfig(HeatmapChapterConfig):
+    frame_stride: int = param(8, paper="2 (masks merged pairwise)",
+                              note="score every s-th frame (smoke: 8, so the frozen taps of every scored frame "
+                                   "fit in memory once and serve every seed)")
     vlm: str = param("zoo:tiny-vlm", paper="Qwen2.5-VL-7B", note="frozen LVLM backbone")
     vision_layers: list[int] = param([0, 1, 2, 3], paper="1, 8, 16, 32 (of 32)",
                                      note="vision blocks tapped (0-based); smoke: every block of the 4")
@@ -51,8 +54,6 @@ class TVADChapterConfig(HeatmapChapterConfig):
     grad_accum: int = param(8, paper=8)
     loss: str = param("balanced", paper="ce (pixel-wise)", note="ce | balanced (class-balanced CE: a deviation)")
     init_scale: float = param(10.0, note="layer weights start at init_scale / L (the paper gives no scale)")
-    select_stride: int = param(8, show=False, note="validation frames used for the fine-tuned AHD's selection")
-    anomalyclip_steps: int = param(300, show=False, note="the AnomalyCLIP row: chapter 32's smoke settings")
 
 
 class AHDMethod(HeatmapMethod):
@@ -60,13 +61,21 @@ class AHDMethod(HeatmapMethod):
 
     candidates = ("heatmap", "topk")
 
-    def __init__(self, data, cfg, vlm, epochs: int):
+    def __init__(self, data, cfg, vlm, epochs: int, loss: str | None = None):
         super().__init__(data, cfg)
         self.vlm, self.epochs = vlm, int(epochs)
+        self.loss = loss or cfg.loss
         self.name = "AHD (one-shot)" if self.epochs == 1 else "AHD (fine-tuned)"
+        if self.loss != cfg.loss:
+            self.name += f", {'plain CE' if self.loss == 'ce' else self.loss}"
         self._train = None
-        self._val = None
         self._text = None
+        self._taps: dict = {}           # video id -> taps of its scored frames (fp16), shared by seeds and rows
+
+    def share(self, other: "AHDMethod") -> "AHDMethod":
+        """Use ``other``'s frozen taps and text (the same VLM and frames)."""
+        self._train, self._text, self._taps = other._train, other._text, other._taps
+        return self
 
     def key_fields(self) -> dict:
         from vadkit.models import model_identity
@@ -74,8 +83,8 @@ class AHDMethod(HeatmapMethod):
         c = self.cfg
         return {"vlm": model_identity(c.vlm), "layers": list(c.vision_layers), "events": self.events(),
                 "train_frames": c.train_frames, "normal_frames": c.normal_frames, "epochs": self.epochs,
-                "lr": c.lr, "min_lr": c.min_lr, "warmup": c.warmup_ratio, "accum": c.grad_accum, "loss": c.loss,
-                "init_scale": c.init_scale, "select_stride": c.select_stride,
+                "lr": c.lr, "min_lr": c.min_lr, "warmup": c.warmup_ratio, "accum": c.grad_accum, "loss": self.loss,
+                "init_scale": c.init_scale, "stride": c.frame_stride,
                 "train": sorted(self.data.split("train")), "val": sorted(self.data.split("val")), "version": 1}
 
     def events(self) -> list[str]:
@@ -143,21 +152,12 @@ class AHDMethod(HeatmapMethod):
                        "masks": torch.cat(masks)}
         return self._train
 
-    def validation_taps(self) -> dict:
-        """Taps of every ``select_stride``-th validation frame (the fine-tuned AHD's selection)."""
-        if self._val is not None:
-            return self._val
-        import torch
-
-        from vadkit.data.video import VideoReader
-
-        val = {}
-        for vid, ann in self.data.split("val").items():
-            idx = np.arange(0, int(ann.num_frames), self.cfg.select_stride)
-            frames = VideoReader(ann.video_path).get_frames(idx)
-            val[vid] = (idx, [x.half() for x in self.taps(frames)])
-        self._val = val
-        return val
+    def video_taps(self, ann) -> tuple[np.ndarray, list]:
+        """``(frame indices, taps)`` of a video's scored frames, read once (fp16) and kept."""
+        if ann.video_id not in self._taps:
+            idx, frames = self.data.frames(ann)
+            self._taps[ann.video_id] = (idx, [x.half() for x in self.taps(frames)])
+        return self._taps[ann.video_id]
 
     # -- training -----------------------------------------------------------------------------------
     def fit(self, model, seed: int) -> dict:
@@ -171,7 +171,7 @@ class AHDMethod(HeatmapMethod):
         grid = tuple(tr["feats"][0].shape[1:3])
         target = masks_to_grid(tr["masks"], grid)
         rng = np.random.default_rng(seed)
-        balanced = self.cfg.loss == "balanced"
+        balanced = self.loss == "balanced"
 
         def batches(_epoch):
             for i in rng.permutation(n):                                   # batch size 1
@@ -203,25 +203,36 @@ class AHDMethod(HeatmapMethod):
         preds = {}
         ann = self.data.split("val")
         with torch.no_grad():
-            for vid, (idx, feats) in self.validation_taps().items():
+            for vid, a in ann.items():
+                idx, feats = self.video_taps(a)
                 hm = model([f.float() for f in feats])["prob"].numpy()
                 preds[vid] = VideoPrediction(
-                    vid, scores={"heatmap": per_frame(frame_scores(hm), self.cfg.select_stride,
-                                                      int(ann[vid].num_frames))},
+                    vid, scores={"heatmap": per_frame(frame_scores(hm), self.data.stride, int(a.num_frames))},
                     heatmap_frames=idx, regions=regions(hm, idx, self.data.frame_size,
                                                         threshold=self.cfg.threshold))
         model.train()
         r = region_metrics(preds, ann, beta=self.cfg.beta, alpha=self.cfg.alpha)
         return float((frame_auc(preds, ann, "heatmap")["micro"] + r["rbdc"] + r["tbdc"]) / 3)
 
-    def maps(self, model, frames, seed):
+    def predict(self, model, split: str):
         import torch
 
-        from vadkit.methods.heatmap import frame_scores
+        from vadkit.experiment.recipes.heatmaps import per_frame
+        from vadkit.experiment.types import VideoPrediction
+        from vadkit.methods.heatmap import frame_scores, regions
 
+        preds = {}
         with torch.no_grad():
-            prob = model(self.taps(frames))["prob"].numpy()
-        return {"topk": frame_scores(prob, "topk")}, prob
+            for vid, ann in self.data.split(split).items():
+                idx, feats = self.video_taps(ann)
+                hm = model([f.float() for f in feats])["prob"].numpy()
+                T = int(ann.num_frames)
+                streams = {"heatmap": frame_scores(hm, self.cfg.frame_score), "topk": frame_scores(hm, "topk")}
+                preds[vid] = VideoPrediction(
+                    vid, scores={k: per_frame(v, self.data.stride, T) for k, v in streams.items()},
+                    heatmaps=hm.astype(np.float16), heatmap_frames=idx,
+                    regions=regions(hm, idx, self.data.frame_size, threshold=self.cfg.threshold))
+        return preds, {}
 
 
 def prepare(cfg):
@@ -246,14 +257,11 @@ def train_ahd(data, cfg, *, progress: bool = True) -> dict[str, list]:
 
     kw = dict(cache_name=cfg.CHAPTER, retrain=cfg.retrain, threads=cfg.threads,
               store=predictions_dir(cfg.CHAPTER, cfg.profile), progress=progress)
-    out = {}
-    for epochs in (1, cfg.epochs):
-        m = AHDMethod(data, cfg, data.models["vlm"], epochs)
-        if out:                                   # share the frozen taps between the two rows
-            prev = next(iter(out.values()))[1]
-            m._train, m._val, m._text = prev._train, prev._val, prev._text
-        out[m.name] = (run_seeds(m, cfg.seeds, **kw), m)
-    return {k: v[0] for k, v in out.items()}
+    first = AHDMethod(data, cfg, data.models["vlm"], 1)
+    rows = [first, AHDMethod(data, cfg, data.models["vlm"], cfg.epochs).share(first)]
+    if cfg.loss != "ce":                          # the paper's plain CE beside the deviation (one-shot)
+        rows.append(AHDMethod(data, cfg, data.models["vlm"], 1, loss="ce").share(first))
+    return {m.name: run_seeds(m, cfg.seeds, **kw) for m in rows}
 
 
 def anomalyclip_row(data, cfg, *, progress: bool = True) -> list:
@@ -262,7 +270,7 @@ def anomalyclip_row(data, cfg, *, progress: bool = True) -> list:
     from vadkit.experiment.recipes.anomalyclip import AnomalyCLIPChapterConfig, AnomalyCLIPMethod
     from vadkit.experiment.runner import predictions_dir, run_seeds
 
-    ac_cfg = AnomalyCLIPChapterConfig.resolve("smoke", steps=cfg.anomalyclip_steps, frame_stride=cfg.frame_stride,
+    ac_cfg = AnomalyCLIPChapterConfig.resolve("smoke", frame_stride=cfg.frame_stride,
                                               threshold=cfg.threshold, beta=cfg.beta, alpha=cfg.alpha)
     m = AnomalyCLIPMethod(data, ac_cfg, data.models["clip"])
     return run_seeds(m, cfg.seeds, cache_name="anomalyclip", threads=cfg.threads,
