@@ -72,6 +72,7 @@ class HeatmapData:
     cache_frames: bool = True
     models: dict = field(default_factory=dict)  # frozen models the chapter loads once (name -> model)
     _frames: dict = field(default_factory=dict, repr=False)
+    _sizes: dict = field(default_factory=dict, repr=False)
 
     def split(self, name: str):
         return self.splits.split(name)
@@ -92,11 +93,52 @@ class HeatmapData:
             self._frames[key] = (idx, fr)
         return self._frames[key]
 
+    def size_of(self, ann) -> tuple[int, int]:
+        """``(H, W)`` of one video's frames (UBnormal's scenes differ in size)."""
+        if ann.video_id in self._frames:
+            return tuple(self._frames[ann.video_id][1].shape[1:3])
+        if ann.video_id not in self._sizes:
+            from vadkit.data.video import VideoReader
+
+            self._sizes[ann.video_id] = tuple(VideoReader(ann.video_path).get_frames([0])[0].shape[:2])
+        return self._sizes[ann.video_id]
+
+    def all_masks(self, ann) -> np.ndarray | None:
+        """``[T, H, W]`` 0/1 pixel masks of one video (``None`` for a video without anomaly): SynthVAD's mask
+        file, or UBnormal's per-frame object maps and tracks file (:func:`vadkit.data.parsers.
+        ubnormal_anomaly_mask`)."""
+        if not ann.is_anomalous:
+            return None
+        if ann.pixel_mask_path is not None:
+            return np.asarray(ann.pixel_mask(self.size_of(ann)))
+        d = ann.extra.get("annotation_dir")
+        if d is not None:
+            from vadkit.data.parsers import ubnormal_anomaly_mask
+
+            return ubnormal_anomaly_mask(d, ann.video_id, int(ann.num_frames))
+        return None
+
     def masks(self, ann, idx: np.ndarray) -> np.ndarray | None:
         """The pixel masks of frames ``idx`` (``None`` for a video without anomaly)."""
-        if not ann.is_anomalous or ann.pixel_mask_path is None:
-            return None
-        return np.asarray(ann.pixel_mask(self.frame_size))[np.asarray(idx)]
+        m = self.all_masks(ann)
+        return None if m is None else m[np.asarray(idx)]
+
+
+def complete_annotations(splits) -> None:
+    """Fill what the heatmap protocol needs and a dataset's loader leaves out: frame counts (from the video) and,
+    for UBnormal, the anomalous objects' box tracks from its object maps (:func:`vadkit.data.parsers.
+    ubnormal_box_tracks`)."""
+    from vadkit.data.video import VideoReader
+
+    for split in ("train", "val", "test"):
+        for ann in splits.split(split).values():
+            if ann.num_frames is None:
+                ann.num_frames = len(VideoReader(ann.video_path))
+            d = ann.extra.get("annotation_dir")
+            if d is not None and ann.is_anomalous and not ann.tracks:
+                from vadkit.data.parsers import ubnormal_box_tracks
+
+                ann.tracks = ubnormal_box_tracks(d, ann.video_id)
 
 
 def prepare_data(cfg) -> HeatmapData:
@@ -106,6 +148,7 @@ def prepare_data(cfg) -> HeatmapData:
     from vadkit.experiment.runner import predictions_dir
 
     splits = load_splits(cfg.data_settings(), list_dir=predictions_dir(cfg.CHAPTER, cfg.profile).parent)
+    complete_annotations(splits)
     first = next(iter(splits.test.values()))
     h, w = VideoReader(first.video_path).get_frames([0])[0].shape[:2]
     return HeatmapData(splits, int(cfg.frame_stride), (int(h), int(w)))
@@ -136,7 +179,7 @@ def pixel_metrics(preds: dict[str, VideoPrediction], ann, data: HeatmapData, pix
 
     hms, masks = {}, {}
     for vid, p in preds.items():
-        up = upsample(np.asarray(p.heatmaps, np.float32), data.frame_size)
+        up = upsample(np.asarray(p.heatmaps, np.float32), data.size_of(ann[vid]))
         hms[vid] = up[:, ::pixel_stride, ::pixel_stride]
         m = data.masks(ann[vid], p.heatmap_frames)
         masks[vid] = None if m is None else m[:, ::pixel_stride, ::pixel_stride]
@@ -218,7 +261,7 @@ class HeatmapMethod:
             preds[vid] = VideoPrediction(
                 vid, scores={k: per_frame(v, self.data.stride, T) for k, v in streams.items()},
                 heatmaps=np.asarray(hm, np.float16), heatmap_frames=idx,
-                regions=regions(hm, idx, self.data.frame_size, threshold=self.cfg.threshold))
+                regions=regions(hm, idx, self.data.size_of(ann), threshold=self.cfg.threshold))
         return preds, fails
 
     def validation_value(self, preds, stream: str) -> float:
@@ -280,7 +323,7 @@ class FlowCellHeatmaps(HeatmapMethod):
             score = per_frame(frame_scores(hm, self.cfg.frame_score), self.data.stride, int(ann.num_frames))
             preds[vid] = VideoPrediction(
                 vid, scores={"heatmap": score}, heatmaps=hm.astype(np.float16), heatmap_frames=idx,
-                regions=regions(hm, idx, self.data.frame_size, threshold=self.cfg.threshold))
+                regions=regions(hm, idx, self.data.size_of(ann), threshold=self.cfg.threshold))
         return preds, {}
 
     def _video_maps(self, ann, idx):
@@ -377,9 +420,10 @@ def plot_heatmaps(data: HeatmapData, video_id: str, preds: dict[str, VideoPredic
     for j, k in enumerate(pick):
         axes[0, j].imshow(frames[k])
         axes[0, j].set_title(f"frame {idx[k]}", fontsize=8)
-        axes[1, j].imshow(masks[k] if masks is not None else np.zeros(data.frame_size), cmap="gray", vmin=0, vmax=1)
+        axes[1, j].imshow(masks[k] if masks is not None else np.zeros(frames.shape[1:3]), cmap="gray", vmin=0,
+                          vmax=1)
         for r, (name, p) in enumerate(preds.items(), start=2):
-            hm = upsample(np.asarray(p.heatmaps[k:k + 1], np.float32), data.frame_size)[0]
+            hm = upsample(np.asarray(p.heatmaps[k:k + 1], np.float32), frames.shape[1:3])[0]
             axes[r, j].imshow(hm, cmap="magma", vmin=0, vmax=1)
     for r, name in enumerate(["input", "mask (GT)", *preds]):
         axes[r, 0].set_ylabel(name, fontsize=7)
