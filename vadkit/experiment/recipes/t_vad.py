@@ -41,6 +41,10 @@ class TVADChapterConfig(HeatmapChapterConfig):
                               note="score every s-th frame (smoke: 8, so the frozen taps of every scored frame "
                                    "fit in memory once and serve every seed)")
     vlm: str = param("zoo:tiny-vlm", paper="Qwen2.5-VL-7B", note="frozen LVLM backbone")
+    device: str = param("cpu", note="where the frozen VLM runs (full: cuda); the AHD trains on CPU on its taps")
+    precision: str = param("fp32", paper="bf16", note="frozen VLM weights: fp32 | bf16 (full: bf16, ~16 GB for 7B; "
+                                                       "the taps are read without gradients, so no checkpointing "
+                                                       "is needed in stage 1)")
     vision_layers: list[int] = param([0, 1, 2, 3], paper="1, 8, 16, 32 (of 32)",
                                      note="vision blocks tapped (0-based); smoke: every block of the 4")
     events: list[str] = param([], paper="UBnormal's types ('person jumping', ...)",
@@ -55,7 +59,8 @@ class TVADChapterConfig(HeatmapChapterConfig):
     loss: str = param("balanced", paper="ce (pixel-wise)", note="ce | balanced (class-balanced CE: a deviation)")
     init_scale: float = param(10.0, note="layer weights start at init_scale / L (the paper gives no scale)")
     # stage 2
-    stage2: bool = param(True, note="run the RAE + LoRA SFT phases and Table 3/4 analogues")
+    stage2: bool = param(True, note="run the RAE + LoRA SFT phases (smoke: SynthVAD's text ground truth; full: "
+                                    "needs Sec. 3.3's VLM-built dataset, not implemented, so off)")
     clip_frames: int = param(2, note="frames per clip for stage 2 (T'; the RAE needs >= 2)")
     n_base: int = param(4, note="N_base (the paper is silent)")
     rae_hidden: int = param(32, note="C_h (the paper is silent)")
@@ -263,7 +268,16 @@ def prepare(cfg):
     from vadkit.models import load_clip, load_vlm
 
     data = prepare_data(cfg)
-    vlm = load_vlm(cfg.vlm)
+    if cfg.precision == "bf16":
+        import torch
+
+        from vadkit.models import resolve_name
+        from vadkit.models.vlm import load_hf_vlm
+
+        vlm = load_hf_vlm(resolve_name(cfg.vlm)[1], cfg.device, dtype=torch.bfloat16)
+        vlm.name = cfg.vlm
+    else:
+        vlm = load_vlm(cfg.vlm, device=cfg.device)
     vlm.model.requires_grad_(False)
     data.models["vlm"] = vlm
     if cfg.profile == "smoke":
