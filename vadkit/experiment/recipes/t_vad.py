@@ -51,13 +51,16 @@ class TVADChapterConfig(HeatmapChapterConfig):
                               note="[] = the dataset's anomaly types (SynthVAD) / UBNORMAL_EVENTS")
     train_frames: int = param(6, note="frame pairs per abnormal training video (inside the anomaly)")
     normal_frames: int = param(2, note="frame pairs per normal training video")
-    epochs: int = param(4, paper="until convergence", note="fine-tuned AHD; the one-shot AHD trains 1")
+    epochs: int = param(8, paper="until convergence", note="fine-tuned AHD (the one-shot AHD trains 1); chosen on "
+                                                          "validation: pixel AUROC 0.87 after 4, 0.93 after 8")
     lr: float = param(1e-3, paper=1e-3)
     min_lr: float = param(1e-8, paper=1e-8)
     warmup_ratio: float = param(0.1, paper=0.1)
     grad_accum: int = param(8, paper=8)
     loss: str = param("balanced", paper="ce (pixel-wise)", note="ce | balanced (class-balanced CE: a deviation)")
-    init_scale: float = param(10.0, note="layer weights start at init_scale / L (the paper gives no scale)")
+    init_scale: float = param(50.0, note="layer weights start at init_scale / L (the paper gives no scale); chosen "
+                                         "on validation: 10 -> 50 raised pixel AUROC 0.76 -> 0.87, RBDC 3.6 -> "
+                                         "10.3 (4 epochs, seed 0)")
     # stage 2
     stage2: bool = param(True, note="run the RAE + LoRA SFT phases (smoke: SynthVAD's text ground truth; full: "
                                     "needs Sec. 3.3's VLM-built dataset, not implemented, so off)")
