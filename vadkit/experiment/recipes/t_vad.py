@@ -491,6 +491,8 @@ def train_language(lang: TVADLanguage, data, cfg, seed: int) -> dict:
     """Stage 2: phase A then phase B (module comment), each one epoch over the training videos (the paper's
     one-shot), AdamW lr 2e-4 cosine, accumulation 8; LoRA on q_proj / v_proj of the last four decoder layers,
     trained in phase B only; ``merge_and_unload`` after each phase. Returns the history and what trained."""
+    import warnings
+
     import torch
     from peft import get_peft_model
 
@@ -507,7 +509,9 @@ def train_language(lang: TVADLanguage, data, cfg, seed: int) -> dict:
         use_lora = lang.variant != "backbone"
         lcfg, layers = lora_config(lang.model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
                                    last_layers=cfg.lora_last_layers)
-        peft_model = get_peft_model(lang.model, lcfg) if use_lora else lang.model
+        with warnings.catch_warnings():             # peft asks transformers a deprecated question
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+            peft_model = get_peft_model(lang.model, lcfg) if use_lora else lang.model
         for n, p in peft_model.named_parameters():
             p.requires_grad_(phase == "B" and "lora_" in n)
         hook = None
