@@ -276,7 +276,7 @@ def _video_seed(video_id: str, seed: int) -> int:
 
 
 class RandomHeatmaps(HeatmapMethod):
-    """Uniform noise on a 12 x 16 grid (seeded per video and seed)."""
+    """Uniform noise on a 12 x 16 grid (seeded by the seed and the order of the videos, so reruns agree)."""
 
     name = "random heatmap"
 
