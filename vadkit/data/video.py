@@ -94,6 +94,9 @@ class _DecordBackend:
     name = "decord"
 
     def __init__(self, path: Path):
+        # OpenCV first: once decord's bundled zlib is loaded, OpenCV's libpng fails on every PNG it reads
+        # ("bad parameters to zlib"; UBnormal's object maps), while OpenCV loaded first keeps its own
+        import cv2  # noqa: F401
         import decord
 
         try:

@@ -113,9 +113,12 @@ class FlowGridModel:
         self.mean_, self.prec_, self.n_frames_ = mean, np.linalg.inv(cov), n
         return self
 
-    def score(self, flow: np.ndarray) -> np.ndarray:
+    def cell_scores(self, flow: np.ndarray) -> np.ndarray:
+        """Mahalanobis distance of every cell's feature from its normal model: ``[T, rows * cols]``."""
         if self.mean_ is None:
             raise RuntimeError("FlowGridModel.score called before fit")
         d = cell_features(flow, self.grid).astype(np.float64) - self.mean_  # [T, C, 3]
-        maha = np.sqrt(np.maximum(np.einsum("tci,cij,tcj->tc", d, self.prec_, d), 0.0))
-        return maha.max(axis=1)
+        return np.sqrt(np.maximum(np.einsum("tci,cij,tcj->tc", d, self.prec_, d), 0.0))
+
+    def score(self, flow: np.ndarray) -> np.ndarray:
+        return self.cell_scores(flow).max(axis=1)

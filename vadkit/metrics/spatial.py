@@ -299,3 +299,26 @@ def heatmaps_to_detections(heatmaps: Mapping[str, np.ndarray], *, threshold: flo
             for r in heatmap_to_regions(hm[t], threshold=threshold, min_area=min_area, score=score, scale=scale):
                 rows.append((vid, t, *r))
     return pd.DataFrame(rows, columns=list(DET_COLUMNS))
+
+
+def pixel_auroc(heatmaps: Mapping[str, np.ndarray], masks: Mapping[str, np.ndarray], *, stride: int = 4) -> float:
+    """Pixel-level AUROC pooled over every pixel of every scored frame (MVTec / AnomalyCLIP's convention).
+
+    ``heatmaps[video]`` ``[T, H, W]`` (already at the masks' size) and ``masks[video]`` ``[T, H, W]`` 0/1 of
+    the same frames; videos without a mask (normal ones) count with all-zero masks. ``stride`` keeps every
+    ``stride``-th pixel in each direction (a regular subsample of the pixels, so the pooled ranking stays
+    affordable; ``stride=1``: every pixel).
+    """
+    from vadkit.metrics.frame import roc_auc
+
+    ys, ss = [], []
+    for vid, hm in heatmaps.items():
+        hm = np.asarray(hm)
+        m = np.asarray(masks[vid]) if vid in masks and masks[vid] is not None else np.zeros(hm.shape, np.uint8)
+        if m.shape != hm.shape:
+            raise ScoreError(f"{vid}: heatmaps {hm.shape} and masks {m.shape} differ")
+        ss.append(hm[:, ::stride, ::stride].ravel())
+        ys.append((m[:, ::stride, ::stride] > 0).ravel())
+    if not ys:
+        raise ScoreError("pixel_auroc: no heatmaps")
+    return roc_auc(np.concatenate(ys).astype(np.uint8), np.concatenate(ss))

@@ -1,0 +1,89 @@
+"""Chapters 13 and 32's experiment layer on a few SynthVAD smoke videos with untrained / rehearsal models:
+test-time heatmaps never read the test masks, and every metric is recomputable from the stored predictions."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def small():
+    from vadkit.data.annotations import DatasetAnnotations
+    from vadkit.data.synth import load_synthvad, smoke_dataset
+    from vadkit.experiment.data import Splits
+    from vadkit.experiment.recipes.heatmaps import HeatmapData
+
+    root = smoke_dataset()
+
+    def pick(split, n_abn, n_norm):
+        ds = load_synthvad(root, split)
+        abn = [v for v, a in ds.items() if a.is_anomalous][:n_abn]
+        nor = [v for v, a in ds.items() if not a.is_anomalous][:n_norm]
+        return ds.filter(lambda a: a.video_id in abn + nor)
+
+    splits = Splits(pick("train", 3, 2), pick("val", 2, 1), pick("test", 2, 1), root, "synthvad", "val", "frame")
+    return HeatmapData(splits, 16, (120, 160), cache_frames=False)
+
+
+def _without_masks(data):
+    d = copy.copy(data)
+    test = copy.deepcopy(data.splits.test)
+    for a in test.values():
+        a.pixel_mask_path, a.tracks = None, []
+    d.splits = copy.copy(data.splits)
+    d.splits.test = test
+    return d
+
+
+def _cfg(cls, **kw):
+    return cls.resolve("smoke", **kw)
+
+
+def test_anomalyclip_heatmaps_ignore_test_masks_and_metrics_recompute(small, tmp_path):
+    import torch
+
+    from vadkit.chapters.anomalyclip import AnomalyCLIPConfig
+    from vadkit.experiment.recipes.anomalyclip import AnomalyCLIPMethod
+    from vadkit.experiment.recipes.heatmaps import evaluate_heatmaps
+    from vadkit.experiment.runner import load_predictions, save_predictions
+    from vadkit.models.zoo import untrained_clip
+
+    clip = untrained_clip()
+    clip.model.requires_grad_(False)
+    cfg = _cfg(AnomalyCLIPConfig, frame_stride=16)
+    m = AnomalyCLIPMethod(small, cfg, clip)
+    torch.manual_seed(0)
+    model = m.build(0)
+    a, _ = m.predict(model, "test")
+    b, _ = AnomalyCLIPMethod(_without_masks(small), cfg, clip).predict(model, "test")
+    for vid in a:
+        assert np.array_equal(a[vid].heatmaps, b[vid].heatmaps)
+        assert np.array_equal(a[vid].regions, b[vid].regions)
+    metrics = evaluate_heatmaps(a, small.split("test"), small, "heatmap", cfg)
+    save_predictions(tmp_path / "p", a)
+    again = evaluate_heatmaps(load_predictions(tmp_path / "p"), small.split("test"), small, "heatmap", cfg)
+    assert metrics == pytest.approx(again, nan_ok=True)
+    assert 0 <= metrics["pixel_auroc"] <= 1 and 0 <= metrics["rbdc"] <= 1
+
+
+def test_ahd_trains_and_ignores_test_masks(small):
+    from vadkit.chapters.t_vad import TVADConfig
+    from vadkit.experiment.recipes.t_vad import AHDMethod
+    from vadkit.models import load_vlm, rehearsal
+
+    vlm = load_vlm(str(rehearsal.path("qwen2_5_vl")))
+    cfg = _cfg(TVADConfig, frame_stride=16, epochs=2, train_frames=2, normal_frames=1)
+    m = AHDMethod(small, cfg, vlm, 2)
+    model = m.build(0)                      # no runner: nothing is written to the caches
+    info = m.fit(model, 0)
+    assert info["best_epoch"] in (0, 1) and len(info["history"]) == 2
+    preds, _ = m.predict(model, "test")
+    assert {"selected/micro", "pixel_auroc", "rbdc", "tbdc"} <= set(m.evaluate(preds, "heatmap"))
+    b, _ = AHDMethod(_without_masks(small), cfg, vlm, 2).predict(model, "test")
+    for vid, p in preds.items():
+        assert np.array_equal(p.heatmaps, b[vid].heatmaps)
