@@ -48,12 +48,12 @@ def test_chapter_14_full_profile_on_the_avenue_layout(home):
     from vadkit.models import rehearsal
 
     tree = generate_layout(home / "avenue-tree", "avenue", videos=10, seed=3, progress=False, workers=1,
-                           config=SynthConfig(min_frames=64, max_frames=96))
+                           config=SynthConfig(min_frames=48, max_frames=64))
     assert verify_dataset("avenue", tree).ok
     vlm = str(rehearsal.path("gemma3"))
     # the full profile's HOG finds nobody in 160 x 120 frames (18-px people): MOG2, which has no weights, does
     params = {"detector": "mog2", "describer": vlm, "contrast_vlm": vlm, "contrast_max_videos": 2, "crop_size": 64,
-              "describe_batch": 4, "max_train_videos": 3, "max_test_videos": 3, "run_ablations": False,
+              "describe_batch": 4, "max_train_videos": 3, "max_test_videos": 2, "run_ablations": False,
               "real_footage": None, "threads": 1, "k_grid": "[1, 3]", "flow_width": 80, "grid_rows": 6,
               "grid_cols": 8}
     rec = _run(tree, params, home)
