@@ -18,13 +18,13 @@ help:
 
 setup: $(STAMP)
 
+# trackers (ByteTrack, OC-SORT; MLLM-EVAD's tracker) and supervision declare opencv-python, which would sit beside
+# opencv-python-headless and overwrite its cv2: they are installed without their declared dependencies, the rest of
+# which pyproject.toml lists.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -e ".[all]"
-	# trackers (ByteTrack, OC-SORT; MLLM-EVAD's tracker) and supervision declare opencv-python, which would sit beside
-	# opencv-python-headless and overwrite its cv2: installed without their declared dependencies, the rest of
-	# which pyproject.toml lists
 	$(BIN)/python -m pip install --no-deps "trackers==2.6.1" "supervision==0.31.2"
 	touch $(STAMP)
 
