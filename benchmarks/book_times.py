@@ -24,19 +24,25 @@ from vadkit import paths, registry
 BUDGETS_S = {"zoo": 12 * 60, "chapter": 3 * 60, "rehearsal": 45, "ci": 60 * 60}
 
 
-def zoo_times() -> dict[str, float]:
-    out = {}
+def zoo_records() -> list[tuple[str, str, float, float]]:
+    """``(directory, entry, mtime, train seconds)`` of every trained entry under ``$VADKIT_CACHE/zoo``, one read."""
     root = paths.cache_dir() / "zoo"
-    if root.is_dir():
-        for meta in sorted(root.glob("*/zoo.json")):
-            try:
-                rec = json.loads(meta.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue
-            t = rec.get("train_seconds") or rec.get("train_time_s")
-            if t is not None:
-                out[meta.parent.name] = float(t)
+    out = []
+    for meta in sorted(root.glob("*/zoo.json")) if root.is_dir() else ():
+        try:
+            rec = json.loads(meta.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        t = rec.get("train_seconds") or rec.get("train_time_s")
+        if t is not None:
+            out.append((meta.parent.name, rec.get("entry") or meta.parent.name.rsplit("-", 1)[0],
+                        meta.stat().st_mtime, float(t)))
     return out
+
+
+def zoo_times(records) -> dict[str, float]:
+    """``{directory: seconds}``."""
+    return {d: t for d, _, _, t in records}
 
 
 def zoo_schedule(times: dict[str, float], workers: int = 2) -> float:
@@ -61,18 +67,12 @@ def zoo_schedule(times: dict[str, float], workers: int = 2) -> float:
     return max(finish.values(), default=0.0)
 
 
-def latest_zoo_times() -> dict[str, float]:
+def latest_zoo_times(records) -> dict[str, float]:
     """``{entry: seconds}`` of the most recently trained directory of each entry."""
-    root = paths.cache_dir() / "zoo"
     best: dict[str, tuple[float, float]] = {}
-    for meta in root.glob("*/zoo.json") if root.is_dir() else ():
-        try:
-            rec = json.loads(meta.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        e, t = rec.get("entry"), rec.get("train_seconds")
-        if e and t is not None and (e not in best or meta.stat().st_mtime > best[e][0]):
-            best[e] = (meta.stat().st_mtime, float(t))
+    for _, e, mtime, t in records:
+        if e not in best or mtime > best[e][0]:
+            best[e] = (mtime, t)
     return {e: t for e, (_, t) in best.items()}
 
 
@@ -101,7 +101,8 @@ def main() -> None:
     book = paths.results_dir() / "_book" / f"{args.profile}.json"
     executed = json.loads(book.read_text())["chapters"] if book.exists() else {}
     records = registry.load_all(args.profile)
-    zoo = zoo_times()
+    zoo_recs = zoo_records()
+    zoo = zoo_times(zoo_recs)
     print(f"{'piece':<44} {'time (s)':>9} {'budget':>9}")
     total = 0.0
     for name in sorted(set(records) | set(executed)):
@@ -115,7 +116,7 @@ def main() -> None:
     for entry, t in zoo.items():
         print(_row(f"zoo {entry}", t, BUDGETS_S["zoo"]))
     if zoo:
-        latest = latest_zoo_times()
+        latest = latest_zoo_times(zoo_recs)
         print(_row("zoo (latest entries, one after another)", sum(latest.values()), BUDGETS_S["zoo"]))
         print(_row("zoo (latest entries, 2 workers, simulated)", zoo_schedule(latest, 2), BUDGETS_S["zoo"],
                    "+ the SynthVAD generation when cold"))

@@ -40,6 +40,24 @@ def vadkit_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
+@pytest.fixture(scope="module")
+def rehearsal_home(tmp_path_factory):
+    """A private VADKIT_HOME for one test module (the rehearsals build data and models once per module), the
+    caller's VADKIT_* variables restored afterwards."""
+    home = tmp_path_factory.mktemp("vadkit-home")
+    names = ("VADKIT_HOME", "VADKIT_DATA", "VADKIT_CACHE", "VADKIT_RESULTS")
+    old = {k: os.environ.get(k) for k in names}
+    os.environ["VADKIT_HOME"] = str(home)
+    for k in names[1:]:
+        os.environ.pop(k, None)
+    yield home
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 _REHEARSAL_TIMES: dict[str, float] = {}
 
 

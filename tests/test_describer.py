@@ -161,22 +161,13 @@ def test_describer_learns_on_a_tiny_world(synth_root, home):
         zoo._llama_config(tok, c.lm))
     x = stack_crops(rows.crops_t, rows.crops_t1)
     kid = torch.tensor([KINDS.index(k) for k in rows.kinds])
-    tgt = [tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for t in rows.texts]
+    tgt = zoo._eos_targets(tok, rows.texts, c.lm.max_len)
     opt = torch.optim.AdamW(list(enc.parameters()) + list(lm.parameters()), 3e-3)
-    n_pre = 2 + c.grid * c.grid
     enc.train(), lm.train()
     losses = []
     for step in range(150):
         idx = np.random.default_rng(step).choice(len(tgt), 16)
-        L = max(len(tgt[i]) for i in idx) + 1
-        ids = torch.full((16, L), tok.pad_token_id)
-        lab = torch.full((16, n_pre + L), -100)
-        for k, i in enumerate(idx):
-            t = [tok.bos_token_id] + tgt[i]
-            ids[k, :len(t)] = torch.tensor(t)
-            lab[k, n_pre + 1:n_pre + len(t)] = torch.tensor(tgt[i])
-        emb = torch.cat([enc(x[idx], kid[idx]), lm.get_input_embeddings()(ids)], 1)
-        loss = lm(inputs_embeds=emb, labels=lab).loss
+        loss = zoo._prefix_lm_loss(lm, tok, enc(x[idx], kid[idx]), [tgt[i] for i in idx])
         opt.zero_grad(), loss.backward(), opt.step()
         losses.append(loss.item())
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])

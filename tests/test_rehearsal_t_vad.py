@@ -14,20 +14,8 @@ pytestmark = [pytest.mark.rehearsal, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    import os
-
-    home = tmp_path_factory.mktemp("vadkit-home")
-    old = {k: os.environ.get(k) for k in ("VADKIT_HOME", "VADKIT_DATA", "VADKIT_CACHE", "VADKIT_RESULTS")}
-    os.environ["VADKIT_HOME"] = str(home)
-    for k in ("VADKIT_DATA", "VADKIT_CACHE", "VADKIT_RESULTS"):
-        os.environ.pop(k, None)
-    yield home
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+def home(rehearsal_home):
+    return rehearsal_home
 
 
 def test_t_vad_full_profile_on_the_ubnormal_layout(home):

@@ -1371,6 +1371,29 @@ def evaluate_captioner(captioner, test: SynthText, n_captions: int = 64, seed: i
     return out
 
 
+def _eos_targets(tok, texts: list[str], max_len: int) -> list[list[int]]:
+    """Token ids of each text, cut to ``max_len - 2`` (room for BOS and EOS), EOS appended: decoder targets."""
+    return [tok(t, add_special_tokens=False)["input_ids"][: max_len - 2] + [tok.eos_token_id] for t in texts]
+
+
+def _prefix_lm_loss(lm, tok, prefix: torch.Tensor, targets: list[list[int]]) -> torch.Tensor:
+    """Causal-LM loss of ``targets`` (from :func:`_eos_targets`) after a prefix of embeddings ``[B, P, H]`` and
+    BOS: ``[prefix | BOS t_1 ... t_n EOS | pad]``, the loss on ``t_1 ... EOS`` only (the prefix captioner's and
+    the crop-pair describer's training step)."""
+    n_prefix = prefix.shape[1]
+    L = max(len(t) for t in targets) + 1  # + BOS
+    ids = torch.full((len(targets), L), tok.pad_token_id)
+    lab = torch.full((len(targets), n_prefix + L), -100)
+    att = torch.zeros((len(targets), n_prefix + L), dtype=torch.long)
+    for k, tgt in enumerate(targets):
+        t = [tok.bos_token_id] + tgt
+        ids[k, :len(t)] = torch.tensor(t)
+        lab[k, n_prefix + 1:n_prefix + len(t)] = torch.tensor(tgt)
+        att[k, :n_prefix + len(t)] = 1
+    emb = torch.cat([prefix, lm.get_input_embeddings()(ids)], dim=1)
+    return lm(inputs_embeds=emb, attention_mask=att, labels=lab).loss
+
+
 def _train_captioner(root: Path, c: CaptionerTrainConfig, out: Path, progress: bool) -> dict:
     """Frame -> caption with the frozen tiny CLIP: only the prefix bridge and the decoder learn."""
     from transformers import LlamaForCausalLM
@@ -1397,26 +1420,14 @@ def _train_captioner(root: Path, c: CaptionerTrainConfig, out: Path, progress: b
     lm = LlamaForCausalLM(_llama_config(tok, c.lm))
     untrained = evaluate_captioner(PrefixCaptioner(clip, prefix, lm, tok, "untrained", grid_layer=c.grid_layer),
                                    test, n_captions=16)
-    targets = [tok(cap, add_special_tokens=False)["input_ids"][: c.lm.max_len - 2] + [tok.eos_token_id]
-               for cap in train.captions]
-    n_prefix = 1 + grid.shape[1]
+    targets = _eos_targets(tok, train.captions, c.lm.max_len)
     both = torch.nn.ModuleDict({"prefix": prefix, "lm": lm})
 
     def batches(_step):
         return rng.sample(range(len(targets)), min(c.batch_size, len(targets)))
 
     def forward(idx):
-        L = max(len(targets[i]) for i in idx) + 1  # + BOS
-        ids = torch.full((len(idx), L), tok.pad_token_id)
-        lab = torch.full((len(idx), n_prefix + L), -100)
-        att = torch.zeros((len(idx), n_prefix + L), dtype=torch.long)
-        for k, i in enumerate(idx):
-            t = [tok.bos_token_id] + targets[i]
-            ids[k, :len(t)] = torch.tensor(t)
-            lab[k, n_prefix + 1:n_prefix + len(t)] = torch.tensor(targets[i])
-            att[k, :n_prefix + len(t)] = 1
-        emb = torch.cat([prefix(pooled[idx], grid[idx]), lm.get_input_embeddings()(ids)], dim=1)
-        return lm(inputs_embeds=emb, attention_mask=att, labels=lab).loss
+        return _prefix_lm_loss(lm, tok, prefix(pooled[idx], grid[idx]), [targets[i] for i in idx])
 
     final = fit_steps(both, batches, c.steps, c.lr, "zoo: tiny-captioner", progress, forward)
     tok.padding_side = "left"
@@ -1586,29 +1597,17 @@ def _train_describer(root: Path, c: DescriberTrainConfig, out: Path, progress: b
                                    train.texts, train.kinds, n_max=48)
     encoder.train()
     lm.train()
-    targets = [tok(t, add_special_tokens=False)["input_ids"][: c.lm.max_len - 2] + [tok.eos_token_id]
-               for t in train.texts]
+    targets = _eos_targets(tok, train.texts, c.lm.max_len)
     pool = [i for i, a in enumerate(train.anomalous) for _ in range(c.anomalous_repeat if a else 1)]
     x_all = stack_crops(train.crops_t, train.crops_t1)               # [N, 9, S, S], built once
     kind_all = torch.tensor([KINDS.index(k) for k in train.kinds])
-    n_prefix = 2 + c.grid * c.grid
     both = torch.nn.ModuleDict({"encoder": encoder, "lm": lm})
 
     def batches(_step):
         return rng.sample(pool, min(c.batch_size, len(pool)))
 
     def forward(idx):
-        L = max(len(targets[i]) for i in idx) + 1  # + BOS
-        ids = torch.full((len(idx), L), tok.pad_token_id)
-        lab = torch.full((len(idx), n_prefix + L), -100)
-        att = torch.zeros((len(idx), n_prefix + L), dtype=torch.long)
-        for k, i in enumerate(idx):
-            t = [tok.bos_token_id] + targets[i]
-            ids[k, :len(t)] = torch.tensor(t)
-            lab[k, n_prefix + 1:n_prefix + len(t)] = torch.tensor(targets[i])
-            att[k, :n_prefix + len(t)] = 1
-        emb = torch.cat([encoder(x_all[idx], kind_all[idx]), lm.get_input_embeddings()(ids)], dim=1)
-        return lm(inputs_embeds=emb, attention_mask=att, labels=lab).loss
+        return _prefix_lm_loss(lm, tok, encoder(x_all[idx], kind_all[idx]), [targets[i] for i in idx])
 
     final = fit_steps(both, batches, c.steps, c.lr, "zoo: tiny-describer", progress, forward)
     tok.padding_side = "left"
