@@ -53,6 +53,57 @@ def test_clip_fixture_is_vit_b16_shaped(R):
         load_clip(f"{R.OPEN_CLIP_ARCH}:/nonexistent/open_clip_model.safetensors")
 
 
+def test_clip_resnet_fixture_is_rn50_shaped_and_anomalyclip_reads_whole_frames(R):
+    """RN50's class and depth (chapter 32's ``RN50:openai``); AnomalyCLIP's features squash the whole frame to
+    S x S (its own Resize((S, S))) although the checkpoint's preprocessing is a shorter-side resize + centre crop."""
+    import open_clip
+
+    from vadkit.methods.anomalyclip import clip_frame_features
+    from vadkit.models.clip import preprocess_frames
+
+    name = R.clip_resnet_name()
+    clip = load_clip(name)
+    assert type(clip.model.visual).__name__ == "ModifiedResNet" and clip.is_resnet
+    assert clip.arch == R.OPEN_CLIP_RESNET_ARCH and clip.resize_mode == "shortest"
+    ours, ref = open_clip.get_model_config(R.OPEN_CLIP_RESNET_ARCH), open_clip.get_model_config("RN50")
+    assert ours["vision_cfg"]["layers"] == ref["vision_cfg"]["layers"] == [3, 4, 6, 3]
+    assert ours["vision_cfg"]["image_size"] == ref["vision_cfg"]["image_size"] == 224
+    assert ours["embed_dim"] == ref["embed_dim"] == clip.embed_dim == 1024
+    for k in ("context_length", "vocab_size", "layers"):
+        assert ours["text_cfg"][k] == ref["text_cfg"][k]
+    f = clip_frame_features(clip, FRAMES, stages=(0, 1, 2))
+    assert [tuple(s.shape) for s in f["stages"]] == [(2, 56, 56, 32), (2, 28, 28, 64), (2, 14, 14, 128)]
+    assert tuple(f["dense"].shape) == (2, 7, 7, 1024) and tuple(f["image"].shape) == (2, 1024)
+    squash = preprocess_frames(FRAMES, 224, clip.mean, clip.std, resize_mode="squash")
+    assert torch.allclose(f["image"], clip.encode_pixels(squash)[0], atol=1e-5)
+    assert not torch.allclose(f["image"], clip.encode_images(FRAMES), atol=1e-3)  # the centre crop differs
+    assert model_identity(name).startswith(f"{R.OPEN_CLIP_RESNET_ARCH}:local#")
+    with pytest.raises(ValueError, match="need a ResNet CLIP tower"):
+        clip_frame_features(load_clip(R.clip_name()), FRAMES)
+
+
+def test_a_named_pretrained_clip_missing_offline_says_which(tmp_path):
+    """``RN50:openai`` through the real open_clip path (pretrained tag -> Hugging Face hub download) with an empty
+    hub cache, offline and under the network guard: a ModelNotFoundError naming the model, no network, no
+    traceback from deep inside open_clip."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from vadkit.pipeline import netguard\nnetguard.install()\n"
+            "from vadkit.errors import ModelNotFoundError\nfrom vadkit.models import load_clip\n"
+            "try:\n    load_clip('RN50:openai')\nexcept ModelNotFoundError as err:\n    print('ERROR:', err)\n"
+            "else:\n    print('LOADED')\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               VADKIT_HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    msg = out.stdout.strip()
+    assert msg.startswith("ERROR:") and "'RN50:openai'" in msg and "offline" in msg, msg
+    assert "NetworkBlockedError" not in msg, msg                # offline means no attempt, not a refused one
+
+
 def test_llama_fixture_through_load_llm(R):
     llm = load_llm(str(R.path("llama")))
     assert type(llm.model).__name__ == "LlamaForCausalLM"
@@ -156,5 +207,5 @@ def test_cache_is_atomic_digested_and_deterministic(R):
     with pytest.raises(ModelNotFoundError, match="unknown rehearsal fixture"):
         R.path("gpt5")
     names = R.names()
-    assert set(names) == {"clip", "captioner", "llm", "vlm", "vlm_gemma3", "detector"}
+    assert set(names) == {"clip", "clip_resnet", "captioner", "llm", "vlm", "vlm_gemma3", "detector"}
     assert names["clip"] == R.clip_name() and names["llm"] == str(d)

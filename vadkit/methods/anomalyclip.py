@@ -91,15 +91,24 @@ def dense_clip_tokens(visual, stage4: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def clip_frame_features(clip, frames, stages: Sequence[int] = (0, 1, 2)) -> dict:
-    """Frozen features of a ResNet tiny CLIP (:class:`vadkit.models.clip.ClipModel`) for AnomalyCLIP.
+    """Frozen features of a ResNet CLIP (:class:`vadkit.models.clip.ClipModel`) for AnomalyCLIP.
 
     ``frames`` uint8 ``[N, H, W, 3]`` -> ``{"image": [N, D] (normalised), "stages": [[N, h_i, w_i, C_i]],
     "dense": [N, h_4, w_4, D]}`` (``stages`` index the four ResNet stages, ``dense`` is
     :func:`dense_clip_tokens` of stage 4).
+
+    The whole frame is resized to ``S x S`` (``squash``), whatever the model's own preprocessing: AnomalyCLIP
+    resizes its images so (``Resize((S, S))``), and only then does every map cover the whole frame it is
+    upsampled to. A released CLIP's shorter-side resize and centre crop (``RN50:openai``) would leave the maps
+    covering the central square of a 4:3 frame, misaligned with its masks.
     """
+    from vadkit.models.clip import preprocess_frames
+
     if not getattr(clip, "is_resnet", False):
-        raise ValueError(f"{clip.name}: AnomalyCLIP's features here need a ResNet CLIP tower (the zoo's tiny-clip)")
-    px = clip.preprocess(frames)
+        raise ValueError(f"{clip.name}: AnomalyCLIP's features here need a ResNet CLIP tower (e.g. the zoo's "
+                         f"tiny-clip or RN50:openai), got a ViT")
+    px = preprocess_frames(frames, clip.image_size, clip.mean, clip.std, "center", device=clip.device,
+                           resize_mode="squash")
     taps = sorted(set(stages) | {3})
     emb, tokens = clip.encode_pixels(px, layers=taps)
 

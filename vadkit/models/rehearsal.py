@@ -6,27 +6,32 @@ the **same classes, the same serialisation and the same loaders** as the hub ids
 at toy sizes and with random weights, built offline in seconds and cached. Only the parameter values
 differ from a user's run.
 
-=============  ==========================================  ========================================  ==========================
-fixture        class (full profile's model)                 how a chapter parameter names it         loader
-=============  ==========================================  ========================================  ==========================
-``clip``       open_clip ``CLIP`` + ``VisionTransformer``   ``clip_name()`` =                         :func:`vadkit.models.load_clip`
-               (``ViT-B-16:openai``)                        ``"ViT-Tiny-rehearsal:<dir>/open_clip_model.safetensors"``
-``blip2``      ``Blip2ForConditionalGeneration`` +          ``str(path("blip2"))``                    :func:`vadkit.models.load_captioner`
-               ``Blip2Processor`` (``Salesforce/blip2-opt-2.7b``; OPT decoder)
-``llama``      ``LlamaForCausalLM`` + fast tokenizer with   ``str(path("llama"))``                    :func:`vadkit.models.load_llm`
-               a Llama-3 chat template (``meta-llama/Llama-3.1-8B-Instruct``; Vicuna is the same class)
-``qwen2_5_vl`` ``Qwen2_5_VLForConditionalGeneration`` +     ``str(path("qwen2_5_vl"))``               :func:`vadkit.models.load_vlm`
-               ``Qwen2_5_VLProcessor`` (``Qwen/Qwen2.5-VL-7B-Instruct``, T-VAD's backbone; built by
-               :func:`vadkit.models.vlm.new_qwen2_5_vl`, as the zoo's ``tiny-vlm`` is)
-``gemma3``     ``Gemma3ForConditionalGeneration`` +         ``str(path("gemma3"))``                   :func:`vadkit.models.load_vlm`
-               ``Gemma3Processor`` (Gemma 3 4B+, MLLM-EVAD's VLM)
-``detector``   torchvision ``fasterrcnn_mobilenet_v3_large_320_fpn``  ``str(path("detector"))``       :func:`load_detector` (builder + safetensors)
-=============  ==========================================  ========================================  ==========================
+===============  ==========================================  ========================================  ==========================
+fixture          class (full profile's model)                 how a chapter parameter names it         loader
+===============  ==========================================  ========================================  ==========================
+``clip``         open_clip ``CLIP`` + ``VisionTransformer``   ``clip_name()`` =                         :func:`vadkit.models.load_clip`
+                 (``ViT-B-16:openai``)                        ``"ViT-Tiny-rehearsal:<dir>/open_clip_model.safetensors"``
+``clip_resnet``  open_clip ``CLIP`` + ``ModifiedResNet``       ``clip_resnet_name()`` =                  :func:`vadkit.models.load_clip`
+                 (``RN50:openai``, AnomalyCLIP's tower here)  ``"RN50-Tiny-rehearsal:<dir>/open_clip_model.safetensors"``
+``blip2``        ``Blip2ForConditionalGeneration`` +          ``str(path("blip2"))``                    :func:`vadkit.models.load_captioner`
+                 ``Blip2Processor`` (``Salesforce/blip2-opt-2.7b``; OPT decoder)
+``llama``        ``LlamaForCausalLM`` + fast tokenizer with   ``str(path("llama"))``                    :func:`vadkit.models.load_llm`
+                 a Llama-3 chat template (``meta-llama/Llama-3.1-8B-Instruct``; Vicuna is the same class)
+``qwen2_5_vl``   ``Qwen2_5_VLForConditionalGeneration`` +     ``str(path("qwen2_5_vl"))``               :func:`vadkit.models.load_vlm`
+                 ``Qwen2_5_VLProcessor`` (``Qwen/Qwen2.5-VL-7B-Instruct``, T-VAD's backbone; built by
+                 :func:`vadkit.models.vlm.new_qwen2_5_vl`, as the zoo's ``tiny-vlm`` is)
+``gemma3``       ``Gemma3ForConditionalGeneration`` +         ``str(path("gemma3"))``                   :func:`vadkit.models.load_vlm`
+                 ``Gemma3Processor`` (Gemma 3 4B+, MLLM-EVAD's VLM)
+``detector``     torchvision ``fasterrcnn_mobilenet_v3_large_320_fpn``  ``str(path("detector"))``       :func:`load_detector` (builder + safetensors)
+===============  ==========================================  ========================================  ==========================
 
 What is kept from the real model (so that parameters such as tapped layer indices, LoRA layer lists or
 feature widths mean the same thing in the rehearsal): **CLIP** ViT-B/16's 12 vision and 12 text blocks,
 patch 16 at 224 px (196 patch tokens), context 77, the real open_clip BPE vocabulary (49408) and the
-512-d embedding, QuickGELU (OpenAI weights); widths 64 (vision) / 32 (text). **Qwen2.5-VL** 7B's 32
+512-d embedding, QuickGELU (OpenAI weights); widths 64 (vision) / 32 (text). **CLIP RN50** (chapter 32's
+AnomalyCLIP taps the four ResNet stages and reads the attention pool densely): RN50's bottleneck counts
+[3, 4, 6, 3], 224 px (stage grids 56, 28, 14, 7), the attention pool and the 1024-d embedding, the same text
+tower as above; stem width 8 instead of 64 (stage channels 32-256 instead of 256-2048). **Qwen2.5-VL** 7B's 32
 vision blocks with full attention at blocks 7, 15, 23, 31 and 112-px windows, patch 14, 2 x 2 spatial
 merge, temporal patch 2, the real processor defaults (min/max pixels, CLIP mean/std), 28 decoder layers
 with grouped-query attention and M-RoPE (section 2:3:3 of the rotary half); widths 32 / 64. **BLIP-2**
@@ -63,6 +68,7 @@ from vadkit.models.vlm import QWEN_VL_CHAT_TEMPLATE as _QWEN_VL_CHAT_TEMPLATE
 
 REHEARSAL_VERSION = "1.0.0"
 OPEN_CLIP_ARCH = "ViT-Tiny-rehearsal"
+OPEN_CLIP_RESNET_ARCH = "RN50-Tiny-rehearsal"
 FIXTURE_FILE = "fixture.json"
 SEED = 0
 
@@ -153,10 +159,17 @@ def clip_name() -> str:
     return f"{OPEN_CLIP_ARCH}:{path('clip') / 'open_clip_model.safetensors'}"
 
 
+def clip_resnet_name() -> str:
+    """The ResNet CLIP's name for a chapter parameter: ``"RN50-Tiny-rehearsal:<dir>/open_clip_model.safetensors"``
+    (the full profile's ``"RN50:openai"`` with a local checkpoint in place of the tag)."""
+    return f"{OPEN_CLIP_RESNET_ARCH}:{path('clip_resnet') / 'open_clip_model.safetensors'}"
+
+
 def names() -> dict[str, str]:
-    """``{role: name}`` for chapter parameters: clip, captioner (BLIP-2), llm (Llama), vlm (Qwen2.5-VL),
-    vlm_gemma3, detector. Builds any fixture that is missing."""
-    return {"clip": clip_name(), "captioner": str(path("blip2")), "llm": str(path("llama")),
+    """``{role: name}`` for chapter parameters: clip, clip_resnet, captioner (BLIP-2), llm (Llama), vlm
+    (Qwen2.5-VL), vlm_gemma3, detector. Builds any fixture that is missing."""
+    return {"clip": clip_name(), "clip_resnet": clip_resnet_name(), "captioner": str(path("blip2")),
+            "llm": str(path("llama")),
             "vlm": str(path("qwen2_5_vl")), "vlm_gemma3": str(path("gemma3")), "detector": str(path("detector"))}
 
 
@@ -217,21 +230,27 @@ def _count(model) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-def _build_clip(d: Path) -> dict:
+def _build_clip(d: Path, arch: str = OPEN_CLIP_ARCH) -> dict:
+    """An open_clip model of vadkit's config ``arch`` with random weights, OpenAI's preprocessing (224 px,
+    shorter side, centre crop, as the released checkpoints)."""
     import open_clip
     from open_clip.transform import PreprocessCfg
 
     from vadkit.models.clip import ClipModel, register_open_clip_configs
 
     register_open_clip_configs()
-    cfg = open_clip.get_model_config(OPEN_CLIP_ARCH)
-    model = open_clip.create_model(OPEN_CLIP_ARCH, pretrained=None, device="cpu")
+    cfg = open_clip.get_model_config(arch)
+    model = open_clip.create_model(arch, pretrained=None, device="cpu")
     open_clip.model.set_model_preprocess_cfg(model, dataclasses_asdict(PreprocessCfg(size=224)))
-    ClipModel(model, open_clip.get_tokenizer(OPEN_CLIP_ARCH), name="rehearsal-clip", arch=OPEN_CLIP_ARCH,
+    ClipModel(model, open_clip.get_tokenizer(arch), name=f"rehearsal-{arch}", arch=arch,
               pretrained=None, model_cfg=cfg).save_pretrained(d)
-    return {"class": f"{type(model).__name__} ({type(model.visual).__name__} tower)", "arch": OPEN_CLIP_ARCH,
+    return {"class": f"{type(model).__name__} ({type(model.visual).__name__} tower)", "arch": arch,
             "model_cfg": cfg, "parameters": _count(model),
-            "load": f"vadkit.models.load_clip('{OPEN_CLIP_ARCH}:<dir>/open_clip_model.safetensors')"}
+            "load": f"vadkit.models.load_clip('{arch}:<dir>/open_clip_model.safetensors')"}
+
+
+def _build_clip_resnet(d: Path) -> dict:
+    return _build_clip(d, OPEN_CLIP_RESNET_ARCH)
 
 
 def dataclasses_asdict(obj) -> dict:
@@ -352,7 +371,7 @@ def _build_detector(d: Path) -> dict:
 
 
 BUILDERS: dict[str, Callable[[Path], dict]] = {
-    "clip": _build_clip, "blip2": _build_blip2, "llama": _build_llama, "qwen2_5_vl": _build_qwen2_5_vl,
+    "clip": _build_clip, "clip_resnet": _build_clip_resnet, "blip2": _build_blip2, "llama": _build_llama, "qwen2_5_vl": _build_qwen2_5_vl,
     "gemma3": _build_gemma3, "detector": _build_detector,
 }
 
@@ -374,5 +393,6 @@ def load_detector(directory, device=None):
     return model.eval().to(device or "cpu")
 
 
-__all__ = ["REHEARSAL_VERSION", "OPEN_CLIP_ARCH", "BUILDERS", "path", "verify", "clip_name", "names", "byte_bpe",
+__all__ = ["REHEARSAL_VERSION", "OPEN_CLIP_ARCH", "OPEN_CLIP_RESNET_ARCH", "BUILDERS", "path", "verify",
+           "clip_name", "clip_resnet_name", "names", "byte_bpe",
            "load_detector", "root"]
