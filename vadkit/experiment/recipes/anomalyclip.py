@@ -158,17 +158,24 @@ class AnomalyCLIPMethod(HeatmapMethod):
                 "aux_frames": int(len(labels)), "aux_abnormal_frames": int(labels.sum())}
 
     def maps(self, model, frames, seed):
+        return self.read_out([model], frames)[0]
+
+    def read_out(self, models, frames) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+        """``frames [N, H, W, 3]`` -> per model ``({"image": [N], "glocal": [N]}, heatmaps [N, h, w])``; the
+        frozen CLIP features are computed once for all ``models`` (the seeds share them)."""
         import torch
 
         from vadkit.methods.anomalyclip import clip_frame_features
         from vadkit.methods.heatmap import frame_scores
 
         f = clip_frame_features(self.clip, frames, self.cfg.stages)
-        with torch.no_grad():
-            out = model(f["image"], f["stages"], f["dense"])
-        prob = out["prob"].numpy()
-        image = out["image"].numpy()
-        return {"image": image, "glocal": 0.5 * (image + frame_scores(prob, self.cfg.frame_score))}, prob
+        out = []
+        for model in models:
+            with torch.no_grad():
+                o = model(f["image"], f["stages"], f["dense"])
+            prob, image = o["prob"].numpy(), o["image"].numpy()
+            out.append(({"image": image, "glocal": 0.5 * (image + frame_scores(prob, self.cfg.frame_score))}, prob))
+        return out
 
 
 def prepare(cfg):
@@ -202,3 +209,47 @@ def train_seeds(data, cfg, *, progress: bool = True) -> list:
     method = AnomalyCLIPMethod(data, cfg, data.models["clip"])
     return run_seeds(method, cfg.seeds, cache_name="anomalyclip", retrain=cfg.retrain, threads=cfg.threads,
                      store=predictions_dir(cfg.CHAPTER, cfg.profile), progress=progress)
+
+
+def bench_scores(data, cfg, runs, bench, *, stride: int | None = None, run=None, progress: bool = True) -> list[dict]:
+    """Each seed's model, unchanged, on the shared benchmark (:mod:`vadkit.experiment.benchmark`): the frame-score
+    stream that seed's validation chose, on every ``stride``-th frame of every bench video (default
+    ``cfg.frame_stride``; each score held over the frames up to the next scored one, as on the smoke splits).
+
+    The frozen CLIP features of a bench video are computed once and read out by every seed. The held-over frame
+    scores are stored beside the chapter's predictions (``AnomalyCLIP_bench/seed<k>``), so the bench numbers
+    recompute without the model; with a registry ``run`` each number is logged as ``bench/seed<k>/<metric>``.
+    Returns ``[benchmark.score(...)]``, one dict per successful run in ``runs``.
+    """
+    from tqdm.auto import tqdm
+
+    from vadkit.data.video import VideoReader
+    from vadkit.experiment import benchmark
+    from vadkit.experiment.recipes.heatmaps import per_frame
+    from vadkit.experiment.runner import predictions_dir, save_predictions
+    from vadkit.experiment.types import VideoPrediction
+    from vadkit.methods.heatmap import frame_scores
+
+    runs = [r for r in runs if r.ok]
+    if not runs:
+        raise ValueError("bench_scores: no successful AnomalyCLIP run to apply")
+    stride = int(cfg.frame_stride if stride is None else stride)
+    method = AnomalyCLIPMethod(data, cfg, data.models["clip"])
+    scores: list[dict[str, np.ndarray]] = [{} for _ in runs]
+    for vid, ann in tqdm(bench.ann.items(), desc="bench", leave=False, disable=not progress):
+        T = int(ann.num_frames)
+        frames = VideoReader(ann.video_path).get_frames(np.arange(0, T, stride))
+        for k, (run, (streams, hm)) in enumerate(zip(runs, method.read_out([r.model for r in runs], frames))):
+            streams = {"heatmap": frame_scores(hm, cfg.frame_score), **streams}
+            scores[k][vid] = np.asarray(streams[run.selected], np.float64)
+    store = predictions_dir(cfg.CHAPTER, cfg.profile) / "AnomalyCLIP_bench"
+    out = []
+    for r, sc in zip(runs, scores):
+        save_predictions(store / f"seed{r.seed}", {
+            v: VideoPrediction(v, scores={r.selected: per_frame(s, stride, int(bench.ann[v].num_frames))})
+            for v, s in sc.items()})
+        out.append(benchmark.score(bench, sc, expand="none", stride=stride))
+        if run is not None:
+            for k, v in out[-1].items():
+                run.log_metric(f"bench/seed{r.seed}/{k}", v)
+    return out
