@@ -239,9 +239,9 @@ def bench_scores(data, cfg, runs, bench, *, stride: int | None = None, run=None,
     for vid, ann in tqdm(bench.ann.items(), desc="bench", leave=False, disable=not progress):
         T = int(ann.num_frames)
         frames = VideoReader(ann.video_path).get_frames(np.arange(0, T, stride))
-        for k, (run, (streams, hm)) in enumerate(zip(runs, method.read_out([r.model for r in runs], frames))):
+        for k, (r, (streams, hm)) in enumerate(zip(runs, method.read_out([r.model for r in runs], frames))):
             streams = {"heatmap": frame_scores(hm, cfg.frame_score), **streams}
-            scores[k][vid] = np.asarray(streams[run.selected], np.float64)
+            scores[k][vid] = np.asarray(streams[r.selected], np.float64)
     store = predictions_dir(cfg.CHAPTER, cfg.profile) / "AnomalyCLIP_bench"
     out = []
     for r, sc in zip(runs, scores):
@@ -253,3 +253,102 @@ def bench_scores(data, cfg, runs, bench, *, stride: int | None = None, run=None,
             for k, v in out[-1].items():
                 run.log_metric(f"bench/seed{r.seed}/{k}", v)
     return out
+
+
+# ------------------------------------------------------------------ regions at a validation-chosen threshold ----
+
+#: thresholds of the validation sweep (:func:`region_threshold_table`); 0.5 is the protocol's fixed one
+REGION_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+#: the sweep reads every VAL_EVERY-th scored validation frame (its ground truth too: RBDC/TBDC count scored frames)
+VAL_EVERY = 2
+
+
+def _regions_at(preds, ann, data, thresholds) -> dict[float, dict[str, np.ndarray]]:
+    """``{t: {video: regions [N, 6]}}`` from stored heatmaps, each map upsampled once for every threshold
+    (:func:`vadkit.methods.heatmap.regions` at each ``t``)."""
+    from vadkit.methods.heatmap import upsample
+    from vadkit.metrics.spatial import heatmap_to_regions
+
+    out: dict[float, dict[str, np.ndarray]] = {t: {} for t in thresholds}
+    for vid, p in preds.items():
+        up = upsample(np.asarray(p.heatmaps, np.float32), data.size_of(ann[vid]))
+        peak = up.reshape(len(up), -1).max(1)
+        for t in thresholds:                                   # a map below t everywhere has no region
+            rows = [(float(f), *r) for f, hm, m in zip(p.heatmap_frames, up, peak) if m >= t
+                    for r in heatmap_to_regions(hm, threshold=t)]
+            out[t][vid] = np.asarray(rows, np.float64).reshape(-1, 6)
+    return out
+
+
+def _region_scores(preds, regs, ann, cfg) -> dict:
+    import dataclasses
+
+    from vadkit.experiment.recipes.heatmaps import region_metrics
+
+    q = {v: dataclasses.replace(p, regions=regs[v]) for v, p in preds.items()}
+    return region_metrics(q, ann, beta=cfg.beta, alpha=cfg.alpha)
+
+
+def threshold_on_val(val_preds, test_preds, data, cfg, thresholds=REGION_THRESHOLDS) -> dict:
+    """The region threshold that maximises the mean of RBDC and TBDC on the validation split (ties: the lower),
+    and the test RBDC / TBDC of the stored test heatmaps at it: ``{"threshold", "val_rbdc", "val_tbdc", "rbdc",
+    "tbdc"}`` (fractions). Only the regions change; heatmaps, frames and the ground truth are the protocol's."""
+    val_ann, test_ann = data.split("val"), data.split("test")
+    regs = _regions_at(val_preds, val_ann, data, thresholds)
+    sweep = {t: _region_scores(val_preds, regs[t], val_ann, cfg) for t in thresholds}
+    best = max(thresholds, key=lambda t: 0.5 * (sweep[t]["rbdc"] + sweep[t]["tbdc"]))
+    test = _region_scores(test_preds, _regions_at(test_preds, test_ann, data, [best])[best], test_ann, cfg)
+    return {"threshold": best, "val_rbdc": sweep[best]["rbdc"], "val_tbdc": sweep[best]["tbdc"], **test}
+
+
+def _val_heatmaps(method, models, data) -> list[dict]:
+    """Validation heatmaps of AnomalyCLIP ``models`` on every :data:`VAL_EVERY`-th scored frame (one dict per
+    model), the features computed once."""
+    from vadkit.experiment.types import VideoPrediction
+
+    out: list[dict] = [{} for _ in models]
+    for vid, ann in data.split("val").items():
+        idx, frames = data.frames(ann)
+        idx, frames = idx[::VAL_EVERY], frames[::VAL_EVERY]
+        for k, (_, hm) in enumerate(method.read_out(models, frames)):
+            out[k][vid] = VideoPrediction(vid, scores={}, heatmaps=np.asarray(hm, np.float16), heatmap_frames=idx)
+    return out
+
+
+def _every(p, k: int):
+    import dataclasses
+
+    return dataclasses.replace(p, heatmaps=p.heatmaps[::k], heatmap_frames=p.heatmap_frames[::k], regions=None)
+
+
+def region_threshold_table(data, cfg, runs, baselines, *, thresholds=REGION_THRESHOLDS):
+    """RBDC / TBDC (%) with each method's region threshold chosen on validation (:func:`threshold_on_val`):
+    AnomalyCLIP (every seed), the flow cells and the CLIP prompts. The validation heatmaps are computed here
+    (the runner keeps only the test predictions), on every :data:`VAL_EVERY`-th scored frame; the random heatmap
+    is left out (no threshold makes noise localise). Returns ``(DataFrame, {method: [per-run dict]})``."""
+    import pandas as pd
+
+    from vadkit.experiment.recipes.heatmaps import ClipPromptHeatmaps, FlowCellHeatmaps
+
+    ok = [r for r in runs if r.ok]
+    val = {"AnomalyCLIP": _val_heatmaps(AnomalyCLIPMethod(data, cfg, data.models["clip"]), [r.model for r in ok],
+                                        data)}
+    test = {"AnomalyCLIP": [r.predictions for r in ok]}
+    others = {"flow cells (classical)": lambda: FlowCellHeatmaps(data, cfg),
+              "CLIP prompts (zero-shot)": lambda: ClipPromptHeatmaps(data, cfg, data.models["clip"])}
+    for name, make in others.items():
+        done = [r for r in baselines.get(name, []) if r.ok]
+        if done:
+            v = make().predict(None, "val")[0]
+            val[name] = [{k: _every(p, VAL_EVERY) for k, p in v.items()}]
+            test[name] = [done[0].predictions]
+    res = {n: [threshold_on_val(v, t, data, cfg, thresholds) for v, t in zip(val[n], test[n])] for n in val}
+    rows = []
+    for name, rs in res.items():
+        def ms(key, rs=rs):
+            v = 100 * np.asarray([r[key] for r in rs], float)
+            return f"{v.mean():.2f}" + (f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else " (1 run)")
+        rows.append({"method": name, "runs": len(rs),
+                     "threshold (val)": ", ".join(f"{t:g}" for t in sorted({r["threshold"] for r in rs})),
+                     "val RBDC": ms("val_rbdc"), "val TBDC": ms("val_tbdc"), "RBDC": ms("rbdc"), "TBDC": ms("tbdc")})
+    return pd.DataFrame(rows).set_index("method"), res
