@@ -81,3 +81,11 @@ def test_anomalyclip_full_profile_on_the_ubnormal_layout(home):
             assert again[k] == pytest.approx(rec["metrics"][f"anomalyclip/seed{seed}/{k}"], nan_ok=True), k
     for name in ("flow_cells", "CLIP_prompts"):                    # the baselines of the same table
         assert f"{name}/seed0/pixel_auroc" in rec["metrics"], sorted(rec["metrics"])[:30]
+    # the validation-chosen region threshold: one of the sweep's, for every seed and both baselines
+    from vadkit.experiment.recipes.anomalyclip import REGION_THRESHOLDS
+
+    for name, runs in (("AnomalyCLIP", 2), ("flow_cells", 1), ("CLIP_prompts", 1)):
+        for k in range(runs):
+            assert rec["metrics"][f"val_threshold/{name}/run{k}/threshold"] in REGION_THRESHOLDS
+            assert 0 <= rec["metrics"][f"val_threshold/{name}/run{k}/rbdc"] <= 1
+    assert not any(k.startswith("bench/") for k in rec["metrics"])  # UBnormal: the real data is the benchmark
