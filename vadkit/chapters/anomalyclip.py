@@ -4,7 +4,8 @@ The config only; the method is :mod:`vadkit.methods.anomalyclip` on the shared h
 :mod:`vadkit.methods.heatmap`, its experiment glue :mod:`vadkit.experiment.recipes.anomalyclip` and the heatmap
 protocol and baselines :mod:`vadkit.experiment.recipes.heatmaps`. Smoke: the zoo's tiny CLIP, prompts learned on
 the SynthVAD pretraining corpus, applied per frame to the smoke val/test splits. Full: a ResNet CLIP by name, a
-dataset with masks as auxiliary data (``aux_root``), the target dataset by ``dataset`` / ``data_root``.
+SynthVAD root with masks as auxiliary data (``aux_root``, default the pretraining corpus), the target dataset by
+``dataset`` / ``data_root`` (rehearsed: ``tests/test_rehearsal_anomalyclip.py``).
 """
 
 from __future__ import annotations

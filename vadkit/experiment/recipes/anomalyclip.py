@@ -9,8 +9,14 @@ from abnormal videos, the glocal loss (:meth:`vadkit.methods.anomalyclip.Anomaly
 paper (no checkpoint is chosen on the target: the method is zero-shot). The target's validation split chooses
 only the frame-score stream (``heatmap`` = its maximum, ``image`` = the global read-out, ``glocal`` = their mean).
 
-Full profile: any ResNet CLIP by name (``RN50:openai``), a dataset with masks as auxiliary data (``aux_root``),
-the target dataset by ``dataset`` / ``data_root``.
+Full profile: any ResNet CLIP by name (``RN50:openai``; frames are resized whole to its ``S x S``, as AnomalyCLIP
+does, :func:`vadkit.methods.anomalyclip.clip_frame_features`), a SynthVAD root with masks as auxiliary data
+(``aux_root``; default the pretraining corpus), the target dataset by ``dataset`` / ``data_root``. Rehearsed on
+the UBnormal layout with a tiny local RN50-class CLIP (``tests/test_rehearsal_anomalyclip.py``).
+
+Beyond the protocol's fixed region threshold, :func:`region_threshold_table` gives RBDC / TBDC with each method's
+threshold chosen on validation (a stated deviation); :func:`bench_scores` applies each seed to the shared
+benchmark.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ class AnomalyCLIPChapterConfig(HeatmapChapterConfig):
                               note="ResNet stages with a trainable linear map (deviation) + stage 4 dense")
     n_ctx: int = param(12, paper=12, note="learnable context tokens per prompt")
     aux_root: str | None = param(None, paper="MVTec AD (tested on VisA) / VisA",
-                                 note="None: the zoo's SynthVAD pretraining corpus")
+                                 note="a SynthVAD root (its train split, with masks); None: the zoo's "
+                                      "pretraining corpus")
     aux_videos: int = param(96, note="auxiliary videos (3/4 abnormal)")
     aux_frames: int = param(5, note="frames per auxiliary video")
     steps: int = param(1000, paper="15 epochs", note="AdamW steps")
