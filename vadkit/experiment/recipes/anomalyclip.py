@@ -328,11 +328,12 @@ def _every(p, k: int):
     return dataclasses.replace(p, heatmaps=p.heatmaps[::k], heatmap_frames=p.heatmap_frames[::k], regions=None)
 
 
-def region_threshold_table(data, cfg, runs, baselines, *, thresholds=REGION_THRESHOLDS):
+def region_threshold_table(data, cfg, runs, baselines, *, thresholds=REGION_THRESHOLDS, run=None):
     """RBDC / TBDC (%) with each method's region threshold chosen on validation (:func:`threshold_on_val`):
     AnomalyCLIP (every seed), the flow cells and the CLIP prompts. The validation heatmaps are computed here
     (the runner keeps only the test predictions), on every :data:`VAL_EVERY`-th scored frame; the random heatmap
-    is left out (no threshold makes noise localise). Returns ``(DataFrame, {method: [per-run dict]})``."""
+    is left out (no threshold makes noise localise). With a registry ``run`` each run's threshold, RBDC and TBDC
+    are logged as ``val_threshold/<method>/run<k>/<key>``. Returns ``(DataFrame, {method: [per-run dict]})``."""
     import pandas as pd
 
     from vadkit.experiment.recipes.heatmaps import ClipPromptHeatmaps, FlowCellHeatmaps
@@ -350,6 +351,11 @@ def region_threshold_table(data, cfg, runs, baselines, *, thresholds=REGION_THRE
             val[name] = [{k: _every(p, VAL_EVERY) for k, p in v.items()}]
             test[name] = [done[0].predictions]
     res = {n: [threshold_on_val(v, t, data, cfg, thresholds) for v, t in zip(val[n], test[n])] for n in val}
+    if run is not None:
+        for name, rs in res.items():
+            for k, r in enumerate(rs):
+                for key in ("threshold", "rbdc", "tbdc"):
+                    run.log_metric(f"val_threshold/{name.split(' (')[0].replace(' ', '_')}/run{k}/{key}", r[key])
     rows = []
     for name, rs in res.items():
         def ms(key, rs=rs):
