@@ -68,6 +68,10 @@ class TVADChapterConfig(HeatmapChapterConfig):
                                   "chapter's VLM: timelines, blurred re-extraction, mutual verification)")
     build_frames: int = param(8, paper="every frame", note="frames per video the VLM extracts (stage2_data=vlm), "
                                                           "and again inside the anomaly with the background blurred")
+    build_tokens: int = param(96, note="new tokens per structured extraction (stage2_data=vlm)")
+    bench_stride: int = param(16, note="score every s-th frame of the bench videos (the AHD's frame score is held "
+                                       "over the next s - 1); 16 on smoke: the frozen taps of every 8th frame "
+                                       "took ~85 s on 2 cores, every 16th ~45 s")
     oneshot_frames: int = param(1, note="frames of the one-shot prompt's exemplar (the test video keeps "
                                         "clip_frames): the tiny VLM was trained on 320-token sequences")
     clip_frames: int = param(2, note="frames per clip for stage 2 (T'; the RAE needs >= 2)")
@@ -311,6 +315,45 @@ def train_ahd(data, cfg, *, progress: bool = True) -> dict[str, list]:
     return {m.name: run_seeds(m, cfg.seeds, **kw) for m in rows}
 
 
+def bench_scores(data, cfg, ahd_runs: list, *, progress: bool = True) -> dict | None:
+    """The shared SynthVAD benchmark (:mod:`vadkit.experiment.benchmark`) scored by each seed's
+    validation-selected AHD (its selected epoch and frame-score stream), on every ``bench_stride``-th frame of
+    every bench video (a frame's score is held over the next ``bench_stride - 1``). ``None`` where the
+    benchmark does not apply (another dataset, ``bench=False``). The frozen taps of a bench frame are read once
+    and serve every seed. Returns ``{"bench", "per_seed": [score dicts], "stride", "frames", "seconds"}``."""
+    import time
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from vadkit.data.video import VideoReader
+    from vadkit.experiment import benchmark
+    from vadkit.methods.heatmap import frame_scores
+
+    bench = benchmark.load_benchmark(cfg)
+    runs = [r for r in ahd_runs if r.ok]
+    if bench is None or not runs:
+        return None
+    t0 = time.perf_counter()
+    method = AHDMethod(data, cfg, data.models["vlm"], cfg.epochs)
+    stride = int(cfg.bench_stride)
+    scores: list[dict] = [{} for _ in runs]
+    n = 0
+    for vid, ann in tqdm(bench.ann.items(), desc="bench (AHD)", disable=not progress, leave=False):
+        idx = np.arange(0, int(ann.num_frames), stride)
+        frames = VideoReader(ann.video_path).get_frames(idx)
+        n += len(idx)
+        taps = method.taps(frames)
+        with torch.no_grad():
+            for k, r in enumerate(runs):
+                hm = r.model(taps)["prob"].numpy()
+                mode = "topk" if r.selected == "topk" else cfg.frame_score
+                scores[k][vid] = frame_scores(hm, mode)
+    per_seed = [benchmark.score(bench, s, expand="none", stride=stride) for s in scores]
+    return {"bench": bench, "per_seed": per_seed, "seeds": [r.seed for r in runs], "stride": stride,
+            "frames": n, "seconds": time.perf_counter() - t0}
+
+
 def anomalyclip_row(data, cfg, *, progress: bool = True) -> list:
     """AnomalyCLIP (chapter 32's method and smoke settings) on this chapter's frames; its weights are cached
     under the shared name ``anomalyclip`` by their own key, so chapter 32's training is reused."""
@@ -356,7 +399,7 @@ def build_config(cfg):
     """:class:`~vadkit.methods.t_vad_dataset.BuildConfig` of the chapter's parameters."""
     from vadkit.methods.t_vad_dataset import BuildConfig
 
-    return BuildConfig(frames_per_video=cfg.build_frames, clip_frames=cfg.clip_frames)
+    return BuildConfig(frames_per_video=cfg.build_frames, clip_frames=cfg.clip_frames, max_new_tokens=cfg.build_tokens)
 
 
 def stage2_records(data, cfg, split: str, *, vlm=None, progress: bool = True) -> dict[str, dict]:
@@ -619,7 +662,7 @@ def evaluate_language(lang: TVADLanguage, data, cfg, split: str = "test") -> tup
     """Multi-turn answers on ``split`` (anomaly? -> which target -> what it does, the model's own answers as
     history) and ``{"target", "trajectory"}`` BLEU-4 (best reference, macro over abnormal videos, sacrebleu),
     ``yes_no`` accuracy over every video. Returns ``(metrics, answers per video)``."""
-    from vadkit.metrics.text import bleu4, yes_no_accuracy
+    from vadkit.metrics.text import yes_no_accuracy
     from vadkit.models.zoo import _clip_frames
 
     records = stage2_records(data, cfg, split)
@@ -638,9 +681,17 @@ def evaluate_language(lang: TVADLanguage, data, cfg, split: str = "test") -> tup
             hyp_t.append(a2), ref_t.append(ref["target"]), hyp_j.append(a3), ref_j.append(ref["trajectory"])
         yn.append(a1), yn_ref.append(ref["yes_no"])
         answers[vid] = out
-    m = {"target": bleu4(hyp_t, ref_t, backend="sacrebleu"), "trajectory": bleu4(hyp_j, ref_j, backend="sacrebleu"),
+    m = {"target": _bleu(hyp_t, ref_t), "trajectory": _bleu(hyp_j, ref_j),
          "yes_no": yes_no_accuracy(yn, yn_ref), "videos": len(answers)}
     return m, answers
+
+
+def _bleu(hyps: list[str], refs: list[list[str]]) -> float:
+    """BLEU-4 (sacrebleu, best reference, macro over videos); NaN where no video has a reference (VLM-written
+    records where nothing verified)."""
+    from vadkit.metrics.text import bleu4
+
+    return bleu4(hyps, refs, backend="sacrebleu") if refs else float("nan")
 
 
 def frequent_sentence_floor(data, cfg, split: str = "test") -> dict:
@@ -648,7 +699,7 @@ def frequent_sentence_floor(data, cfg, split: str = "test") -> dict:
     templates, so BLEU needs this floor)."""
     from collections import Counter
 
-    from vadkit.metrics.text import bleu4, yes_no_accuracy
+    from vadkit.metrics.text import yes_no_accuracy
 
     train, test = stage2_records(data, cfg, "train"), stage2_records(data, cfg, split)
     ct, cj, cy = Counter(), Counter(), Counter()
@@ -659,8 +710,8 @@ def frequent_sentence_floor(data, cfg, split: str = "test") -> dict:
     y = cy.most_common(1)[0][0]
     refs = [references(test[v]) for v in list(data.split(split))[:: cfg.sft_eval_stride]]
     abn = [r for r in refs if r["target"]]
-    return {"target": bleu4([t] * len(abn), [r["target"] for r in abn], backend="sacrebleu"),
-            "trajectory": bleu4([j] * len(abn), [r["trajectory"] for r in abn], backend="sacrebleu"),
+    return {"target": _bleu([t] * len(abn), [r["target"] for r in abn]),
+            "trajectory": _bleu([j] * len(abn), [r["trajectory"] for r in abn]),
             "yes_no": yes_no_accuracy([y] * len(refs), [r["yes_no"] for r in refs]), "videos": len(refs),
             "sentences": {"target": t, "trajectory": j, "yes_no": y}}
 
