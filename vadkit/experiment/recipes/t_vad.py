@@ -71,7 +71,7 @@ class TVADChapterConfig(HeatmapChapterConfig):
     build_tokens: int = param(96, note="new tokens per structured extraction (stage2_data=vlm)")
     bench_stride: int = param(16, note="score every s-th frame of the bench videos (the AHD's frame score is held "
                                        "over the next s - 1); 16 on smoke: the frozen taps of every 8th frame "
-                                       "took ~85 s on 2 cores, every 16th ~45 s")
+                                       "took ~85 s on 2 cores, every 16th ~50 s")
     oneshot_frames: int = param(1, note="frames of the one-shot prompt's exemplar (the test video keeps "
                                         "clip_frames): the tiny VLM was trained on 320-token sequences")
     clip_frames: int = param(2, note="frames per clip for stage 2 (T'; the RAE needs >= 2)")
@@ -723,15 +723,19 @@ STAGE2_ROWS = {"backbone": "backbone (zero-shot)", "backbone_1shot": "backbone (
 
 def oneshot_exemplar(data, cfg, seed: int) -> tuple[str, tuple]:
     """``(video id, (frames [oneshot_frames, H, W, 3], [(question, answer)]))``: the one-shot prompt's exemplar,
-    an abnormal **training** video with a full reference dialogue (anomaly? -> which target -> what it does)
-    drawn with ``seed``; its frames are ``oneshot_frames`` frames of its anomaly (``_clip_frames``)."""
+    an abnormal **training** video with the fullest reference dialogue there is (anomaly? -> which target -> what
+    it does; where VLM-written records verified no anomalous target, the anomaly turn alone) drawn with
+    ``seed``; its frames are ``oneshot_frames`` frames of its anomaly (``_clip_frames``)."""
     from vadkit.errors import ConfigError
     from vadkit.models.zoo import _clip_frames
 
     recs = stage2_records(data, cfg, "train")
-    pool = sorted(v for v, r in recs.items() if len(r["dialogue"]) >= 3)
-    if not pool:
-        raise ConfigError("chapter 13: no training video has a 3-turn reference dialogue for the one-shot exemplar")
+    train = data.split("train")
+    abn = {v: len(r["dialogue"]) for v, r in recs.items() if train[v].is_anomalous and r["dialogue"]}
+    if not abn:
+        raise ConfigError("chapter 13: no abnormal training video has a reference dialogue for the one-shot "
+                          "exemplar")
+    pool = sorted(v for v, n in abn.items() if n == max(abn.values()))
     vid = pool[int(np.random.default_rng(seed).integers(len(pool)))]
     frames = _clip_frames(data.split("train")[vid], cfg.oneshot_frames)
     return vid, (frames, [tuple(t) for t in recs[vid]["dialogue"]])
