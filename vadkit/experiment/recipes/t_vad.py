@@ -320,7 +320,8 @@ def bench_scores(data, cfg, ahd_runs: list, *, progress: bool = True) -> dict | 
     validation-selected AHD (its selected epoch and frame-score stream), on every ``bench_stride``-th frame of
     every bench video (a frame's score is held over the next ``bench_stride - 1``). ``None`` where the
     benchmark does not apply (another dataset, ``bench=False``). The frozen taps of a bench frame are read once
-    and serve every seed. Returns ``{"bench", "per_seed": [score dicts], "stride", "frames", "seconds"}``."""
+    and serve every seed. Returns ``{"bench", "per_seed": [score dicts], "seeds", "stride", "streams", "frames",
+    "seconds"}``."""
     import time
 
     import torch
@@ -350,7 +351,9 @@ def bench_scores(data, cfg, ahd_runs: list, *, progress: bool = True) -> dict | 
                 mode = "topk" if r.selected == "topk" else cfg.frame_score
                 scores[k][vid] = frame_scores(hm, mode)
     per_seed = [benchmark.score(bench, s, expand="none", stride=stride) for s in scores]
+    streams = sorted({"top 1 %" if r.selected == "topk" else f"heatmap {cfg.frame_score}" for r in runs})
     return {"bench": bench, "per_seed": per_seed, "seeds": [r.seed for r in runs], "stride": stride,
+            "streams": streams,
             "frames": n, "seconds": time.perf_counter() - t0}
 
 
