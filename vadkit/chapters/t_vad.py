@@ -22,7 +22,7 @@ class TVADConfig(TVADChapterConfig):
     FULL = {"dataset": "ubnormal", "vlm": "Qwen/Qwen2.5-VL-7B-Instruct", "vision_layers": [0, 7, 15, 31],
             "device": "cuda", "precision": "bf16",
             "frame_stride": 2, "threads": 0, "epochs": 10, "train_frames": 32, "normal_frames": 8,
-            "stage2": False, "max_len": 2048, "sft_lr": 2e-4, "sft_accum": 8, "sft_train_videos": 0, "sft_eval_stride": 1}
+            "stage2_data": "vlm", "build_frames": 16, "oneshot_frames": 2, "max_len": 2048, "sft_lr": 2e-4, "sft_accum": 8, "sft_train_videos": 0, "sft_eval_stride": 1}
 
 
 def setup(namespace: dict):

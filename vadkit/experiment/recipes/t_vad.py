@@ -62,8 +62,18 @@ class TVADChapterConfig(HeatmapChapterConfig):
                                          "on validation: 10 -> 50 raised pixel AUROC 0.76 -> 0.87, RBDC 3.6 -> "
                                          "10.3 (4 epochs, seed 0)")
     # stage 2
-    stage2: bool = param(True, note="run the RAE + LoRA SFT phases (smoke: SynthVAD's text ground truth; full: "
-                                    "needs Sec. 3.3's VLM-built dataset, not implemented, so off)")
+    stage2: bool = param(True, note="run the RAE + LoRA SFT phases and the dialogue evaluation (Table 3)")
+    stage2_data: str = param("gt", paper="vlm (online LVLMs, Sec. 3.3)",
+                             note="who writes the stage-2 references: gt (SynthVAD's activity text) | vlm (the "
+                                  "chapter's VLM: timelines, blurred re-extraction, mutual verification)")
+    build_frames: int = param(8, paper="every frame", note="frames per video the VLM extracts (stage2_data=vlm), "
+                                                          "and again inside the anomaly with the background blurred")
+    build_tokens: int = param(96, note="new tokens per structured extraction (stage2_data=vlm)")
+    bench_stride: int = param(16, note="score every s-th frame of the bench videos (the AHD's frame score is held "
+                                       "over the next s - 1); 16 on smoke: the frozen taps of every 8th frame "
+                                       "took ~85 s on 2 cores, every 16th ~50 s")
+    oneshot_frames: int = param(1, note="frames of the one-shot prompt's exemplar (the test video keeps "
+                                        "clip_frames): the tiny VLM was trained on 320-token sequences")
     clip_frames: int = param(2, note="frames per clip for stage 2 (T'; the RAE needs >= 2)")
     n_base: int = param(4, note="N_base (the paper is silent)")
     rae_hidden: int = param(32, note="C_h (the paper is silent)")
@@ -305,6 +315,48 @@ def train_ahd(data, cfg, *, progress: bool = True) -> dict[str, list]:
     return {m.name: run_seeds(m, cfg.seeds, **kw) for m in rows}
 
 
+def bench_scores(data, cfg, ahd_runs: list, *, progress: bool = True) -> dict | None:
+    """The shared SynthVAD benchmark (:mod:`vadkit.experiment.benchmark`) scored by each seed's
+    validation-selected AHD (its selected epoch and frame-score stream), on every ``bench_stride``-th frame of
+    every bench video (a frame's score is held over the next ``bench_stride - 1``). ``None`` where the
+    benchmark does not apply (another dataset, ``bench=False``). The frozen taps of a bench frame are read once
+    and serve every seed. Returns ``{"bench", "per_seed": [score dicts], "seeds", "stride", "streams", "frames",
+    "seconds"}``."""
+    import time
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from vadkit.data.video import VideoReader
+    from vadkit.experiment import benchmark
+    from vadkit.methods.heatmap import frame_scores
+
+    bench = benchmark.load_benchmark(cfg)
+    runs = [r for r in ahd_runs if r.ok]
+    if bench is None or not runs:
+        return None
+    t0 = time.perf_counter()
+    method = AHDMethod(data, cfg, data.models["vlm"], cfg.epochs)
+    stride = int(cfg.bench_stride)
+    scores: list[dict] = [{} for _ in runs]
+    n = 0
+    for vid, ann in tqdm(bench.ann.items(), desc="bench (AHD)", disable=not progress, leave=False):
+        idx = np.arange(0, int(ann.num_frames), stride)
+        frames = VideoReader(ann.video_path).get_frames(idx)
+        n += len(idx)
+        taps = method.taps(frames)
+        with torch.no_grad():
+            for k, r in enumerate(runs):
+                hm = r.model(taps)["prob"].numpy()
+                mode = "topk" if r.selected == "topk" else cfg.frame_score
+                scores[k][vid] = frame_scores(hm, mode)
+    per_seed = [benchmark.score(bench, s, expand="none", stride=stride) for s in scores]
+    streams = sorted({"top 1 %" if r.selected == "topk" else f"heatmap {cfg.frame_score}" for r in runs})
+    return {"bench": bench, "per_seed": per_seed, "seeds": [r.seed for r in runs], "stride": stride,
+            "streams": streams,
+            "frames": n, "seconds": time.perf_counter() - t0}
+
+
 def anomalyclip_row(data, cfg, *, progress: bool = True) -> list:
     """AnomalyCLIP (chapter 32's method and smoke settings) on this chapter's frames; its weights are cached
     under the shared name ``anomalyclip`` by their own key, so chapter 32's training is reused."""
@@ -331,60 +383,96 @@ def describe_data(cfg, data) -> str:
 
 # ============================================================================================ stage 2 ============
 #
-# The RAE and the language side (Sec. 3.2.2, 3.3, 4.1) on SynthVAD's ground truth. Dataset construction
-# (Sec. 3.3) in smoke: the per-target timelines are SynthVAD's activity text (every agent's appearance sentence
-# "target" and motion sentence "trajectory", exact by construction, so no frame-level extraction or mutual
-# verification is needed; in full these come from the VLM of the same kind, so BLEU there measures agreement
-# with that generator). Phase A: one all-objects narrative per training video (an agent drawn at random:
-# appearance, then motion, the appearance -> motion path); phase B: the anomaly-focused dialogue (anomaly? ->
-# which target -> what it does), SynthVAD's own multi-turn dialogue.
+# The RAE and the language side (Sec. 3.2.2, 3.3, 4.1). The stage-2 dataset (Sec. 3.3) is one record per video
+# (:mod:`vadkit.methods.t_vad_dataset`): ``stage2_data="gt"`` (smoke) builds it from SynthVAD's activity text
+# (every agent's appearance sentence "target" and motion sentence "trajectory", exact by construction, and the
+# video's own dialogue); ``"vlm"`` (full) has the chapter's VLM write it: frame-level structured extraction ->
+# per-target timelines, anomaly-focused re-extraction with the background blurred outside the anomaly mask,
+# mutual verification (appearance -> motion, motion -> appearance), every call cached. BLEU then measures
+# agreement with that generator. Both SFT phases and the evaluation read the records the same way. Phase A:
+# one all-objects narrative per training video (an agent drawn at random: appearance, then motion, the
+# appearance -> motion path); phase B: the anomaly-focused dialogue (anomaly? -> which target -> what it does).
 
-ANOMALY_Q = "Is there an anomaly in this video?"
-TARGET_Q = "Which target is anomalous?"
-TRAJECTORY_Q = "What does the anomalous target do?"
+from vadkit.methods.t_vad_dataset import ANOMALY_Q, TARGET_Q, TRAJECTORY_Q  # noqa: E402
+
 NARRATIVE_QS = ("Describe one target in the video.", "How does it move?")
 
 
-def stage2_examples(ann, root, rng, phase: str) -> list[tuple[str, str]]:
-    """``[(question, answer)]`` turns of one training conversation of ``phase`` ("A" or "B")."""
-    from vadkit.data.synth import load_activity
+def build_config(cfg):
+    """:class:`~vadkit.methods.t_vad_dataset.BuildConfig` of the chapter's parameters."""
+    from vadkit.methods.t_vad_dataset import BuildConfig
 
-    act = load_activity(root, ann.video_id)
+    return BuildConfig(frames_per_video=cfg.build_frames, clip_frames=cfg.clip_frames, max_new_tokens=cfg.build_tokens)
+
+
+def stage2_records(data, cfg, split: str, *, vlm=None, progress: bool = True) -> dict[str, dict]:
+    """``{video_id: record}`` of ``split`` (:mod:`vadkit.methods.t_vad_dataset`), built once per process and
+    kept in ``data.models["stage2_records"]``. ``cfg.stage2_data``: ``"gt"`` (SynthVAD's activity ground truth)
+    or ``"vlm"`` (written by ``vlm``, default the chapter's VLM, every call cached)."""
+    from vadkit.errors import ConfigError
+    from vadkit.methods import t_vad_dataset as tds
+
+    store = data.models.setdefault("stage2_records", {})
+    if (cfg.stage2_data, split) in store:
+        return store[(cfg.stage2_data, split)]
+    anns = data.split(split)
+    if cfg.stage2_data == "gt":
+        from vadkit.data.synth import load_activity
+
+        root = data.splits.root
+        recs = {v: tds.gt_record(load_activity(root, v), a.is_anomalous) for v, a in anns.items()}
+    elif cfg.stage2_data == "vlm":
+        from vadkit.data.video import VideoReader
+
+        def read(ann, idx):
+            return VideoReader(ann.video_path).get_frames(np.asarray(idx))
+
+        recs = tds.build_records(vlm or data.models["vlm"], list(anns.values()), read, data.all_masks,
+                                 build_config(cfg), progress=progress)
+    else:
+        raise ConfigError(f"vadkit/chapters/t_vad.py: stage2_data={cfg.stage2_data!r}; expected 'gt' or 'vlm'")
+    store[(cfg.stage2_data, split)] = recs
+    return recs
+
+
+def stage2_examples(record: dict, rng, phase: str) -> list[tuple[str, str]]:
+    """``[(question, answer)]`` turns of one training conversation of ``phase`` ("A" or "B") from a record."""
     if phase == "A":
-        agents = [a for a in act["agents"].values()]
+        agents = record["agents"]
         if not agents:
             return []
         a = agents[int(rng.integers(len(agents)))]
-        return [(NARRATIVE_QS[0], _sentence(a["target"])), (NARRATIVE_QS[1], _sentence(a["trajectory"]))]
-    turns = []
-    for d in act["dialogue"]:
-        q = {"yesno": ANOMALY_Q, "which_target": TARGET_Q, "what": TRAJECTORY_Q}.get(d["kind"])
-        if q is not None and d["question"] in (ANOMALY_Q, TARGET_Q, TRAJECTORY_Q) and q not in [t[0] for t in turns]:
-            turns.append((q, d["answer"].rstrip(".") if q == ANOMALY_Q else d["answer"]))
-    return turns
+        return [(NARRATIVE_QS[0], a["target"]), (NARRATIVE_QS[1], a["trajectory"])]
+    return [(q, a) for q, a in record["dialogue"]]
 
 
-def _sentence(s: str) -> str:
-    s = s.strip()
-    return (s[:1].upper() + s[1:]).rstrip(".") + "."
+def references(record: dict) -> dict:
+    """Test references of a record: ``{"yes_no": "Yes"|"No", "target": [sentences], "trajectory": [sentences]}``
+    (the anomalous agents' sentences; empty for a normal video)."""
+    from vadkit.methods.t_vad_dataset import references as refs
+
+    return refs(record)
 
 
-def references(ann, root) -> dict:
-    """Test references: ``{"yes_no": "Yes"|"No", "target": [sentences], "trajectory": [sentences]}`` (the
-    anomalous agents' sentences; empty for a normal video)."""
-    from vadkit.data.synth import load_activity
+def stage2_summary(records: dict[str, dict]) -> dict:
+    """What a split's records hold: videos, agents, anomalous agents, 3-turn dialogues, and the summed build
+    statistics (VLM source)."""
+    from collections import Counter
 
-    act = load_activity(root, ann.video_id)
-    abn = [a for a in act["agents"].values() if a.get("event")]
-    return {"yes_no": "Yes" if ann.is_anomalous else "No", "target": [_sentence(a["target"]) for a in abn],
-            "trajectory": [_sentence(a["trajectory"]) for a in abn]}
+    st = Counter()
+    for r in records.values():
+        st.update(r.get("stats") or {})
+    return {"videos": len(records), "agents": sum(len(r["agents"]) for r in records.values()),
+            "anomalous agents": sum(a["anomalous"] for r in records.values() for a in r["agents"]),
+            "3-turn dialogues": sum(len(r["dialogue"]) >= 3 for r in records.values()), **dict(st)}
 
 
 class TVADLanguage:
     """The frozen VLM with the three prompt tokens, the RAE, the injector, and the trained AHD (frozen).
 
     ``variant``: ``"full"`` (AHD heatmaps -> RAE -> prompts), ``"no_ahd"`` (the RAE sees all-zero heatmaps:
-    T-VAD w/o AHD), ``"no_rae"`` (no prompt tokens; LoRA only: T-VAD w/o RAE), ``"backbone"`` (nothing added).
+    T-VAD w/o AHD), ``"no_rae"`` (no prompt tokens; LoRA only: T-VAD w/o RAE), ``"backbone"`` (nothing added),
+    ``"backbone_1shot"`` (nothing added; :attr:`exemplar` is put before the test video: one-shot prompting).
     """
 
     def __init__(self, vlm, ahd_method: "AHDMethod", ahd_model, variant: str, cfg, seed: int):
@@ -395,9 +483,12 @@ class TVADLanguage:
         torch = __import__("torch")
         torch.manual_seed(seed)
         self.cfg, self.variant = cfg, variant
-        self.model = copy.deepcopy(vlm.model)
-        self.proc = copy.deepcopy(vlm.processor)
+        frozen = variant.startswith("backbone")         # nothing is added or trained: no copy
+        self.model = vlm.model if frozen else copy.deepcopy(vlm.model)
+        self.proc = vlm.processor if frozen else copy.deepcopy(vlm.processor)
         self.ahd_method, self.ahd = ahd_method, ahd_model
+        self.exemplar = None        # (frames [k, H, W, 3], [(question, answer)]): the one-shot prompt's exemplar
+        self.prompt_tokens: list[int] = []              # prompt length of every answer
         self.model.requires_grad_(False)
         self.rae = None
         if variant in ("full", "no_ahd"):
@@ -428,12 +519,22 @@ class TVADLanguage:
             return prompt_block(self.n_prompt) + " " + question
         return question
 
-    def messages(self, turns: list[tuple[str, str | None]]) -> list[dict]:
+    def messages(self, turns: list[tuple[str, str | None]], n_images: int = 0) -> list[dict]:
+        """The chat: system, then the exemplar's frames and dialogue (one-shot prompting only), then ``turns``;
+        ``n_images > 0`` puts that many image entries before the first question of ``turns``."""
         from vadkit.models.prompts import VQA_SYSTEM_PROMPT
 
+        def user(text, images):
+            return text if not images else [{"type": "image"}] * images + [{"type": "text", "text": text}]
+
         msgs = [{"role": "system", "content": VQA_SYSTEM_PROMPT}]     # the zoo VLM's question format
+        if self.exemplar is not None:
+            ex_frames, ex_turns = self.exemplar
+            for i, (q, a) in enumerate(ex_turns):
+                msgs += [{"role": "user", "content": user(q, len(ex_frames) if i == 0 else 0)},
+                         {"role": "assistant", "content": a}]
         for i, (q, a) in enumerate(turns):
-            msgs.append({"role": "user", "content": self.user_text(q, i == 0)})
+            msgs.append({"role": "user", "content": user(self.user_text(q, i == 0), n_images if i == 0 else 0)})
             if a is not None:
                 msgs.append({"role": "assistant", "content": a})
         return msgs
@@ -461,9 +562,14 @@ class TVADLanguage:
 
         from vadkit.models.vlm import attach_images
 
-        msgs = attach_images(self.messages(turns + [(question, None)]), len(frames))
+        if self.exemplar is None:
+            msgs, images = attach_images(self.messages(turns + [(question, None)]), len(frames)), list(frames)
+        else:
+            msgs = self.messages(turns + [(question, None)], n_images=len(frames))
+            images = list(self.exemplar[0]) + list(frames)
         text = self.proc.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
-        enc = self.proc(images=list(frames), text=[text], return_tensors="pt")
+        enc = self.proc(images=images, text=[text], return_tensors="pt")
+        self.prompt_tokens.append(int(enc["input_ids"].shape[1]))
         tok = self.proc.tokenizer
         with torch.no_grad(), self._ctx(self.prompts(frames)):
             out = self.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
@@ -504,7 +610,7 @@ def train_language(lang: TVADLanguage, data, cfg, seed: int) -> dict:
     from vadkit.models.zoo import _clip_frames
 
     rng = np.random.default_rng(seed)
-    root = data.splits.root
+    records = stage2_records(data, cfg, "train")
     train = list(data.split("train").values())
     if cfg.sft_train_videos:
         train = [train[i] for i in np.linspace(0, len(train) - 1, cfg.sft_train_videos).round().astype(int)]
@@ -535,7 +641,7 @@ def train_language(lang: TVADLanguage, data, cfg, seed: int) -> dict:
             opt.zero_grad()
             losses = []
             for k, i in enumerate(order):
-                turns = stage2_examples(train[i], root, rng, phase)
+                turns = stage2_examples(records[train[i].video_id], rng, phase)
                 if not turns:
                     continue
                 frames = _clip_frames(train[i], cfg.clip_frames)
@@ -559,14 +665,14 @@ def evaluate_language(lang: TVADLanguage, data, cfg, split: str = "test") -> tup
     """Multi-turn answers on ``split`` (anomaly? -> which target -> what it does, the model's own answers as
     history) and ``{"target", "trajectory"}`` BLEU-4 (best reference, macro over abnormal videos, sacrebleu),
     ``yes_no`` accuracy over every video. Returns ``(metrics, answers per video)``."""
-    from vadkit.metrics.text import bleu4, yes_no_accuracy
+    from vadkit.metrics.text import yes_no_accuracy
     from vadkit.models.zoo import _clip_frames
 
-    root = data.splits.root
+    records = stage2_records(data, cfg, split)
     answers, hyp_t, ref_t, hyp_j, ref_j, yn, yn_ref = {}, [], [], [], [], [], []
     for vid, ann in list(data.split(split).items())[:: cfg.sft_eval_stride]:
         frames = _clip_frames(ann, cfg.clip_frames)
-        ref = references(ann, root)
+        ref = references(records[vid])
         a1 = lang.answer(frames, [], ANOMALY_Q, 6)
         turns = [(ANOMALY_Q, a1)]
         out = {ANOMALY_Q: a1}
@@ -578,9 +684,17 @@ def evaluate_language(lang: TVADLanguage, data, cfg, split: str = "test") -> tup
             hyp_t.append(a2), ref_t.append(ref["target"]), hyp_j.append(a3), ref_j.append(ref["trajectory"])
         yn.append(a1), yn_ref.append(ref["yes_no"])
         answers[vid] = out
-    m = {"target": bleu4(hyp_t, ref_t, backend="sacrebleu"), "trajectory": bleu4(hyp_j, ref_j, backend="sacrebleu"),
+    m = {"target": _bleu(hyp_t, ref_t), "trajectory": _bleu(hyp_j, ref_j),
          "yes_no": yes_no_accuracy(yn, yn_ref), "videos": len(answers)}
     return m, answers
+
+
+def _bleu(hyps: list[str], refs: list[list[str]]) -> float:
+    """BLEU-4 (sacrebleu, best reference, macro over videos); NaN where no video has a reference (VLM-written
+    records where nothing verified)."""
+    from vadkit.metrics.text import bleu4
+
+    return bleu4(hyps, refs, backend="sacrebleu") if refs else float("nan")
 
 
 def frequent_sentence_floor(data, cfg, split: str = "test") -> dict:
@@ -588,29 +702,52 @@ def frequent_sentence_floor(data, cfg, split: str = "test") -> dict:
     templates, so BLEU needs this floor)."""
     from collections import Counter
 
-    from vadkit.metrics.text import bleu4, yes_no_accuracy
+    from vadkit.metrics.text import yes_no_accuracy
 
-    root = data.splits.root
+    train, test = stage2_records(data, cfg, "train"), stage2_records(data, cfg, split)
     ct, cj, cy = Counter(), Counter(), Counter()
-    for ann in data.split("train").values():
-        r = references(ann, root)
+    for rec in train.values():
+        r = references(rec)
         ct.update(r["target"]), cj.update(r["trajectory"]), cy.update([r["yes_no"]])
-    t, j, y = ct.most_common(1)[0][0], cj.most_common(1)[0][0], cy.most_common(1)[0][0]
-    refs = [references(a, root) for a in list(data.split(split).values())[:: cfg.sft_eval_stride]]
+    t, j = (c.most_common(1)[0][0] if c else "" for c in (ct, cj))
+    y = cy.most_common(1)[0][0]
+    refs = [references(test[v]) for v in list(data.split(split))[:: cfg.sft_eval_stride]]
     abn = [r for r in refs if r["target"]]
-    return {"target": bleu4([t] * len(abn), [r["target"] for r in abn], backend="sacrebleu"),
-            "trajectory": bleu4([j] * len(abn), [r["trajectory"] for r in abn], backend="sacrebleu"),
+    return {"target": _bleu([t] * len(abn), [r["target"] for r in abn]),
+            "trajectory": _bleu([j] * len(abn), [r["trajectory"] for r in abn]),
             "yes_no": yes_no_accuracy([y] * len(refs), [r["yes_no"] for r in refs]), "videos": len(refs),
             "sentences": {"target": t, "trajectory": j, "yes_no": y}}
 
 
-STAGE2_ROWS = {"backbone": "backbone (zero-shot)", "no_rae": "T-VAD w/o RAE (LoRA only)",
+STAGE2_ROWS = {"backbone": "backbone (zero-shot)", "backbone_1shot": "backbone (one-shot prompting)",
+               "no_rae": "T-VAD w/o RAE (LoRA only)",
                "no_ahd": "T-VAD w/o AHD (RAE on empty heatmaps)", "full": "T-VAD (AHD + RAE + LoRA)"}
+
+
+def oneshot_exemplar(data, cfg, seed: int) -> tuple[str, tuple]:
+    """``(video id, (frames [oneshot_frames, H, W, 3], [(question, answer)]))``: the one-shot prompt's exemplar,
+    an abnormal **training** video with the fullest reference dialogue there is (anomaly? -> which target -> what
+    it does; where VLM-written records verified no anomalous target, the anomaly turn alone) drawn with
+    ``seed``; its frames are ``oneshot_frames`` frames of its anomaly (``_clip_frames``)."""
+    from vadkit.errors import ConfigError
+    from vadkit.models.zoo import _clip_frames
+
+    recs = stage2_records(data, cfg, "train")
+    train = data.split("train")
+    abn = {v: len(r["dialogue"]) for v, r in recs.items() if train[v].is_anomalous and r["dialogue"]}
+    if not abn:
+        raise ConfigError("chapter 13: no abnormal training video has a reference dialogue for the one-shot "
+                          "exemplar")
+    pool = sorted(v for v, n in abn.items() if n == max(abn.values()))
+    vid = pool[int(np.random.default_rng(seed).integers(len(pool)))]
+    frames = _clip_frames(data.split("train")[vid], cfg.oneshot_frames)
+    return vid, (frames, [tuple(t) for t in recs[vid]["dialogue"]])
 
 
 def run_stage2(data, cfg, ahd_runs: list, *, progress: bool = True) -> dict:
     """Every stage-2 row (:data:`STAGE2_ROWS`) for every ``sft_seeds`` seed on the fine-tuned AHD of that seed;
-    the backbone row is evaluated once (nothing trains). Returns ``{"rows": {row: [metrics per seed]},
+    the zero-shot backbone row is evaluated once (nothing trains or varies), the one-shot prompting row once per
+    seed (each seed draws its exemplar, :func:`oneshot_exemplar`). Returns ``{"rows": {row: [metrics per seed]},
     "answers": {row: answers of the first seed}, "trainable": {row: {phase: table}}, "floor": ...}``."""
     from tqdm.auto import tqdm
 
@@ -623,11 +760,15 @@ def run_stage2(data, cfg, ahd_runs: list, *, progress: bool = True) -> dict:
         for seed in tqdm(seeds, desc=row, leave=False, disable=not progress):
             model = ahd.get(seed, next(iter(ahd.values())))
             lang = TVADLanguage(vlm, method, model, variant, cfg, seed)
-            if variant != "backbone":
+            if variant == "backbone_1shot":
+                vid, lang.exemplar = oneshot_exemplar(data, cfg, seed)
+                out.setdefault("exemplars", []).append(vid)
+            if not variant.startswith("backbone"):
                 log = train_language(lang, data, cfg, seed)
                 out["trainable"].setdefault(row, log["phases"])
                 out["history"].setdefault(row, []).append(log["history"])
             m, answers = evaluate_language(lang, data, cfg)
+            m["prompt_tokens_max"] = max(lang.prompt_tokens, default=0)
             out["rows"].setdefault(row, []).append({"seed": seed, **m})
             out["answers"].setdefault(row, answers)
             out.setdefault("params", {})[row] = int(sum(p.numel() for p in lang.model.parameters()) + (
