@@ -1,5 +1,5 @@
-"""Dress rehearsal of chapter 13's full profile (and chapter 32's AnomalyCLIP with the CLIP rehearsal model is not
-possible: its tiny CLIP is a ViT): ``--profile full`` on SynthVAD written in UBnormal's on-disk layout (object-id
+"""Dress rehearsal of chapter 13's full profile (chapter 32's is :mod:`tests.test_rehearsal_anomalyclip`, with a
+tiny RN50-class CLIP): ``--profile full`` on SynthVAD written in UBnormal's on-disk layout (object-id
 PNGs, tracks files, the official split lists), with a tiny local ``Qwen2_5_VLForConditionalGeneration`` saved with
 ``save_pretrained`` (32 vision blocks, so the paper's taps 1, 8, 16, 32 exist). Only parameters differ from a
 user's run: the data root, the model path, and sizes."""
