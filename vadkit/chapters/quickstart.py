@@ -104,6 +104,10 @@ def score_dataset(annotations: DatasetAnnotations, score_fn: Callable[[np.ndarra
     return scores, failures
 
 
+#: the last fit of :func:`fit_flow_models` in this process, by its inputs (settings, videos)
+_FITTED: dict = {}
+
+
 def fit_flow_models(cfg: QuickstartConfig, train: DatasetAnnotations) -> tuple[dict, int]:
     """Fit one :class:`~vadkit.methods.classical.FlowGridModel` per scene (camera) on its normal training videos.
 
@@ -121,6 +125,10 @@ def fit_flow_models(cfg: QuickstartConfig, train: DatasetAnnotations) -> tuple[d
     rng = np.random.default_rng(cfg.seed)
     if cfg.max_train_videos and len(normal) > cfg.max_train_videos:
         normal = [normal[i] for i in sorted(rng.choice(len(normal), cfg.max_train_videos, replace=False))]
+    key = (cfg.flow_width, cfg.grid_rows, cfg.grid_cols, tuple((a.video_id, str(a.video_path), a.scene)
+                                                               for a in normal))
+    if key in _FITTED:             # the same fit in this process (the bench reuses the test split's models)
+        return _FITTED[key]
     by_scene: dict = {}
     for a in normal:
         by_scene.setdefault(a.scene, []).append(a)
@@ -128,27 +136,76 @@ def fit_flow_models(cfg: QuickstartConfig, train: DatasetAnnotations) -> tuple[d
     for scene, videos in tqdm(by_scene.items(), desc="fitting normal flow per scene", leave=False):
         flows = (optical_flow(read_frames(a.video_path), cfg.flow_width) for a in videos)
         models[scene] = FlowGridModel(grid=(cfg.grid_rows, cfg.grid_cols)).fit(flows)
+    _FITTED.clear()
+    _FITTED[key] = (models, len(normal))
     return models, len(normal)
 
 
-def run_baselines(cfg: QuickstartConfig, train: DatasetAnnotations, test: DatasetAnnotations):
-    """Score the test split with both baselines; returns ``({method: scores}, failures, n_train)``."""
-    from vadkit.methods.classical import frame_difference_scores, moving_average, optical_flow
+#: the flow-grid baseline's name: the book's classical floor (:func:`vadkit.experiment.reporting.classical_floor`)
+FLOW_GRID = "flow grid (normal model per scene)"
 
-    models, n_train = fit_flow_models(cfg, train)
+
+def flow_scorer(cfg: QuickstartConfig, models: dict) -> Callable[[np.ndarray, object], np.ndarray]:
+    """``score_fn(frames, annotation) -> [T]`` of the flow-grid baseline: the model of the video's scene, smoothed
+    over ``smooth_window`` frames."""
+    from vadkit.methods.classical import moving_average, optical_flow
 
     def flow_score(frames, ann):
         if ann.scene not in models:
             raise VadkitError(f"{ann.video_id}: no normal training video of scene {ann.scene!r} to compare with")
         return moving_average(models[ann.scene].score(optical_flow(frames, cfg.flow_width)), cfg.smooth_window)
 
+    return flow_score
+
+
+def run_baselines(cfg: QuickstartConfig, train: DatasetAnnotations, test: DatasetAnnotations):
+    """Score the test split with both baselines; returns ``({method: scores}, failures, n_train)``."""
+    from vadkit.methods.classical import frame_difference_scores, moving_average
+
+    models, n_train = fit_flow_models(cfg, train)
     methods = {
         "frame difference": lambda fr, ann: moving_average(frame_difference_scores(fr, cfg.flow_width),
                                                            cfg.smooth_window),
-        "flow grid (normal model per scene)": flow_score,
+        FLOW_GRID: flow_scorer(cfg, models),
     }
     all_scores, failures = {}, {}
     for name, fn in methods.items():
         all_scores[name], fails = score_dataset(test, fn, limit=cfg.max_test_videos, desc=name)
         failures.update(fails)
     return all_scores, failures, n_train
+
+
+BENCH_NOTE = "no learning from labels: flow statistics of normal training videos, one model per scene; every frame"
+
+
+def score_bench(cfg: QuickstartConfig, train: DatasetAnnotations, *, bench=None) -> dict[str, list[dict]] | None:
+    """The flow-grid baseline (the book's classical floor) on the shared SynthVAD benchmark
+    (:mod:`vadkit.experiment.benchmark`): the per-scene models fitted as for the test split (same normal
+    training videos, same seed), unchanged, score every frame of every bench video. ``{FLOW_GRID: [numbers]}``
+    (one run: nothing is sampled), or ``None`` off SynthVAD. ``bench``: a :class:`~vadkit.experiment.benchmark.
+    Benchmark` to use instead of the cached one. A bench video that cannot be scored raises."""
+    from vadkit.experiment import benchmark
+
+    bench = benchmark.load_benchmark(cfg) if bench is None else bench
+    if bench is None:
+        return None
+    models, _ = fit_flow_models(cfg, train)
+    scores, failures = score_dataset(bench.ann, flow_scorer(cfg, models), desc="bench: flow grid")
+    if failures:
+        vid, msg = next(iter(failures.items()))
+        raise VadkitError(f"bench: {len(failures)} of {len(bench.ann)} videos could not be scored, e.g. {vid}: {msg}")
+    return {FLOW_GRID: [benchmark.score(bench, scores, expand="none")]}
+
+
+def log_bench(run, cfg: QuickstartConfig, bench: dict[str, list[dict]] | None):
+    """Declare the floor's bench rows as chapter 00's headline (the leaderboard reads them) and return the page
+    table (:func:`vadkit.experiment.benchmark.bench_table`); ``None`` without a bench."""
+    from vadkit.experiment import benchmark
+
+    if bench is None:
+        return None
+    run.set("headline", benchmark.headline_entries(FLOW_GRID, bench[FLOW_GRID], profile=cfg.profile,
+                                                   note=BENCH_NOTE))
+    table = benchmark.bench_table(bench)
+    run.log_table("bench", table, caption="flow-grid model on the shared SynthVAD benchmark (exact frame labels)")
+    return table

@@ -81,13 +81,20 @@ def load_benchmark(cfg=None, *, root=None) -> Benchmark | None:
     return Benchmark(ann, root, seen, heldout)
 
 
-def features(bench: Benchmark, clip_name: str, *, snippet_len: int = 16, batch_size: int = 64, clip=None):
+def features(bench: Benchmark, clip_name: str, *, snippet_len: int = 16, batch_size: int = 64, clip=None,
+             threads: int = 0):
     """Frozen snippet features of the bench videos through the shared feature cache (:func:`vadkit.features.
-    extract_dataset`; two chapters with the same encoder share one store): ``store.load(video_id) -> [T, D]``."""
+    extract_dataset`; two chapters with the same encoder share one store): ``store.load(video_id) -> [T, D]``.
+    ``threads``: torch CPU threads to restore afterwards (extraction raises them; 0 = leave them)."""
     from vadkit.features import extract_dataset
 
-    return extract_dataset(bench.ann, clip_name, snippet_len=snippet_len, batch_size=batch_size, clip=clip,
-                           crop="center")
+    store = extract_dataset(bench.ann, clip_name, snippet_len=snippet_len, batch_size=batch_size, clip=clip,
+                            crop="center")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return store
 
 
 def hold_stride(scores: np.ndarray, stride: int, num_frames: int) -> np.ndarray:
@@ -143,6 +150,48 @@ def score(bench: Benchmark, scores: Mapping[str, np.ndarray], *, expand: str = "
     out["ap"] = float(average_precision(y, np.concatenate([sc[v] for v in gt])))
     for t in (*bench.seen, *bench.heldout):
         out[f"auc_type/{t}"] = _subset_auc(gt, sc, of([t]))
+    return out
+
+
+def score_runs(bench: Benchmark, runs, predict, *, expand: str = "repeat", snippet_len: int = 16,
+               stride: int = 1) -> list[dict[str, float]]:
+    """:func:`score` of every successful seed (failed seeds are skipped, as everywhere in the book):
+    ``predict(run) -> {video_id: scores}`` applies that seed's validation-selected model and score stream,
+    unchanged, to every bench video (``[S]`` snippet scores, or ``[T]`` / ``[ceil(T / stride)]`` frame scores
+    with ``expand="none"``). Raises when no seed succeeded."""
+    ok = [r for r in runs if getattr(r, "ok", True)]
+    if not ok:
+        raise ValueError("bench: no successful seed to score")
+    return [score(bench, predict(r), expand=expand, snippet_len=snippet_len, stride=stride) for r in ok]
+
+
+def score_method(bench: Benchmark, method, runs, *, split: str = SPLIT) -> list[dict[str, float]]:
+    """:func:`score_runs` for a runner method (:class:`vadkit.experiment.runner.Method`) whose data holds the
+    bench as split ``split``: each seed's ``method.predict(run.model, split)`` (the same code that scored its
+    validation and test videos), the stream ``run.selected`` chose on validation, repeated over the predictions'
+    ``snippet_len`` frames. A bench video the method cannot score raises."""
+    from vadkit.errors import VadkitError
+
+    def predict(r) -> dict[str, np.ndarray]:
+        preds, failures = method.predict(r.model, split)
+        if failures:
+            v, msg = next(iter(failures.items()))
+            raise VadkitError(f"bench: {method.name} seed {r.seed} could not score {len(failures)} videos, "
+                              f"e.g. {v}: {msg}")
+        return preds
+
+    ok = [r for r in runs if r.ok]
+    if not ok:
+        raise ValueError(f"bench: {method.name} has no successful seed to score")
+    out = []
+    for r in ok:
+        preds = predict(r)
+        lens = {int(p.snippet_len) for p in preds.values()}
+        if len(lens) > 1:
+            raise ValueError(f"bench: {method.name} predictions mix snippet lengths {sorted(lens)}")
+        sl = lens.pop() if lens else 1
+        out.append(score(bench, {v: p.scores[r.selected] for v, p in preds.items()},
+                         expand="repeat" if sl > 1 else "none", snippet_len=sl))
     return out
 
 

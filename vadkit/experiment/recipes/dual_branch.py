@@ -97,6 +97,7 @@ class ChapterData:
     classes: list[str]
     texts: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    bench: Any = None          # the shared benchmark once attached (:func:`attach_bench`): split "bench"
 
     @property
     def train(self):
@@ -123,6 +124,10 @@ class ChapterData:
         return self.features.stores
 
     def split(self, name: str):
+        from vadkit.experiment.benchmark import SPLIT
+
+        if name == SPLIT and self.bench is not None:
+            return self.bench.ann
         return self.splits.split(name)
 
 
@@ -322,6 +327,40 @@ def selected_run(runs: list[SeedRun]) -> SeedRun:
     return max(ok, key=lambda r: max(r.val.values()))
 
 
+# ---------------------------------------------------------------- the shared benchmark -------------------------
+
+def attach_bench(data: ChapterData, cfg):
+    """The shared SynthVAD benchmark (:func:`vadkit.experiment.benchmark.load_benchmark`; ``None`` off SynthVAD or
+    with ``bench=False``) attached to ``data`` as split ``"bench"``, its frozen ``cfg.clip`` features from the
+    shared feature cache, so a method's own ``predict(model, "bench")`` scores it. Chapters 10, 11 and 12."""
+    from vadkit.experiment import benchmark
+
+    bench = benchmark.load_benchmark(cfg)
+    if bench is None:
+        return None
+    if data.bench is None or data.bench.root != bench.root:
+        data.stores[benchmark.SPLIT] = benchmark.features(bench, cfg.clip, snippet_len=cfg.snippet_len,
+                                                          batch_size=cfg.feature_batch_size, clip=data.clip,
+                                                          threads=cfg.threads)
+        data.bench = bench
+    return data.bench
+
+
+def score_bench(variants: dict[str, tuple[Variant, list[SeedRun]]], data: ChapterData,
+                cfg: DualBranchChapterConfig) -> dict[str, list[dict]] | None:
+    """``{name: [bench numbers per seed]}`` (:func:`vadkit.experiment.benchmark.score`): each seed's weights of
+    the epoch chosen on validation and its validation-chosen coarse stream, unchanged, on every bench video
+    (``variants = {name: (variant, its runs)}``; text variants need ``data.texts`` for the bench videos:
+    :func:`vadkit.experiment.recipes.ex_vad.aegm_bench`). ``None`` where there is no bench."""
+    from vadkit.experiment import benchmark
+
+    bench = attach_bench(data, cfg)
+    if bench is None:
+        return None
+    return {name: benchmark.score_method(bench, DualBranchMethod(v, data, cfg), runs)
+            for name, (v, runs) in variants.items()}
+
+
 # ---------------------------------------------------------------- tables ---------------------------------------
 
 def coarse_table(methods: dict[str, list[SeedRun]], dataset_label: str, paper: str = "ex_vad"):
@@ -493,10 +532,18 @@ def models_label(cfg) -> str:
     return "; ".join(parts)
 
 
-def log_headline(run, methods: dict[str, list[SeedRun]], data: ChapterData, cfg, paper: str = "ex_vad") -> list[dict]:
+#: how the dual-branch chapters meet the bench (the leaderboard's note)
+BENCH_NOTE = ("each seed's weights (epoch chosen on val) and coarse stream chosen on val; frozen CLIP features "
+              "every 16 frames, snippet scores repeated")
+
+
+def log_headline(run, methods: dict[str, list[SeedRun]], data: ChapterData, cfg, paper: str = "ex_vad",
+                 bench: dict[str, list[dict]] | None = None, bench_note: str | None = None) -> list[dict]:
     """Declare the chapter's headline metrics (validation-selected AUC_O with a bootstrap CI, mAP@IoU AVG) in the
-    registry, with the published UCF-Crime numbers beside them (:func:`vadkit.experiment.reporting.log_headline`)."""
+    registry, with the published UCF-Crime numbers beside them (:func:`vadkit.experiment.reporting.log_headline`),
+    and each method's shared-benchmark rows (:func:`score_bench`) where ``bench`` has them."""
     from vadkit import papers
+    from vadkit.experiment import benchmark
     from vadkit.experiment.reporting import frame_auc_bootstrap, headline_entry
     from vadkit.experiment.reporting import log_headline as _log
 
@@ -515,5 +562,8 @@ def log_headline(run, methods: dict[str, list[SeedRun]], data: ChapterData, cfg,
                                       profile=cfg.profile,
                                       paper=None if fine is None else {"value": fine, "dataset": "UCF-Crime",
                                                                        "source": f"{doc['citation']}, Table 1"}))
+        if bench and name in bench:
+            entries += benchmark.headline_entries(name, bench[name], profile=cfg.profile,
+                                                  note=bench_note or BENCH_NOTE)
     _log(run, entries)
     return entries

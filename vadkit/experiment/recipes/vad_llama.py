@@ -809,9 +809,43 @@ def dialogue_summary(talks: dict[str, dict[int, tuple]]):
                          for row, v in dialogue_numbers(talks).items()])
 
 
-def log_headline(run, methods: dict[str, list[SeedRun]], data: ChapterData, cfg) -> list[dict]:
-    """Headline metrics in the registry (AUC_O with a bootstrap CI, AUC_A), the paper's UCF-Crime numbers beside."""
+#: how chapter 10 meets the bench (the leaderboard's note): it trains on its own long videos
+BENCH_NOTE = ("trained on SynthVAD's long videos (7 types, the 3 held-out ones among them; 4 of the 8 'seen' "
+              "types never seen); each seed's weights (epoch chosen on val), clip scores repeated")
+
+
+def score_bench(methods: dict[str, list[SeedRun]], data: ChapterData, cfg) -> dict[str, list[dict]] | None:
+    """``{name: [bench numbers per seed]}`` for Sultani's model and the VADor variants of
+    :func:`table3_variants` in ``methods``: each seed's weights of the epoch chosen on validation, unchanged,
+    through the method's own ``predict`` on the bench's frozen clip features
+    (:func:`~vadkit.experiment.recipes.dual_branch.attach_bench`; chapter 10 trains on its long videos, so the
+    bench is its shared-data row). ``None`` where there is no bench."""
+    from vadkit.experiment import benchmark
+    from vadkit.experiment.recipes.dual_branch import attach_bench
+
+    bench = attach_bench(data, cfg)
+    if bench is None:
+        return None
+    variants = table3_variants(cfg)
+    out = {}
+    for name, runs in methods.items():
+        if name == SultaniMethod.name:
+            method = SultaniMethod(data, cfg)
+        elif name in variants:
+            method = VADorMethod(variants[name], data, cfg)
+        else:
+            raise VadkitError(f"bench: {name!r} is neither Sultani's model nor a Table 3 variant "
+                              f"({', '.join(variants)})")
+        out[name] = benchmark.score_method(bench, method, runs)
+    return out
+
+
+def log_headline(run, methods: dict[str, list[SeedRun]], data: ChapterData, cfg,
+                 bench: dict[str, list[dict]] | None = None) -> list[dict]:
+    """Headline metrics in the registry (AUC_O with a bootstrap CI, AUC_A), the paper's UCF-Crime numbers beside,
+    and each method's shared-benchmark rows (:func:`score_bench`) where ``bench`` has them."""
     from vadkit import papers
+    from vadkit.experiment import benchmark
     from vadkit.experiment.reporting import frame_auc_bootstrap, headline_entry
     from vadkit.experiment.reporting import log_headline as _log
 
@@ -831,6 +865,8 @@ def log_headline(run, methods: dict[str, list[SeedRun]], data: ChapterData, cfg)
                                       profile=cfg.profile,
                                       paper=None if pub is None or pub[1] is None else
                                       {"value": pub[1], "dataset": "UCF-Crime", "source": src}))
+        if bench and name in bench:
+            entries += benchmark.headline_entries(name, bench[name], profile=cfg.profile, note=BENCH_NOTE)
     _log(run, entries)
     return entries
 
