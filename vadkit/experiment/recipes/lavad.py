@@ -41,6 +41,8 @@ class LAVADChapterConfig(ExperimentConfig):
                           "corpus (this world): not training-free in spirit")
     caption_stride: int = param(8, code="every extracted frame, windows every 16", note="frames between captions")
     frame_interval: int = param(16, paper=16, code=16, note="frames between window centres (one score each)")
+    bench_stride: int = param(2, note="on the shared bench only: captions and window scores at this multiple of "
+                                      "caption_stride and frame_interval (66 videos of 300-420 frames; CPU time)")
     window_s: float = param(4.0, paper=10.0, code=10.0,
                             note="SynthVAD videos are 11-16 s: a 10-s window covers most of a video, 4 s gives "
                                  "about three disjoint windows a video (the zoo LLM saw 4-8-s windows)")
@@ -378,9 +380,15 @@ def balanced_subset(ann, n: int) -> list[str]:
 
 # ---------------------------------------------------------------- the shared benchmark -------------------------
 
+def bench_caption_stride(cfg) -> int:
+    """Frames between captions on the bench: ``caption_stride * bench_stride`` (chapters 30 and 31 agree, so the
+    model-call cache shares the bench captions)."""
+    return int(cfg.caption_stride) * max(1, int(getattr(cfg, "bench_stride", 1)))
+
+
 def caption_bench(cfg, data: LAVADData, captioner, cost: Cost):
     """``(bench, captions)``: the shared SynthVAD benchmark (``None`` off SynthVAD or with ``bench=False``) and
-    :func:`caption_split` of its videos at ``cfg.caption_stride`` (the model-call cache shares the captions
+    :func:`caption_split` of its videos at :func:`bench_caption_stride` (the model-call cache shares the captions
     between chapters 30 and 31 when captioner, CLIP and stride agree). A video that fails raises: every bench
     video must be scored."""
     from vadkit.experiment import benchmark
@@ -388,7 +396,8 @@ def caption_bench(cfg, data: LAVADData, captioner, cost: Cost):
     bench = benchmark.load_benchmark(cfg)
     if bench is None:
         return None, {}
-    caps, errors = caption_split(with_frame_counts(bench.ann), captioner, data.clip, cfg.caption_stride, cost)
+    caps, errors = caption_split(with_frame_counts(bench.ann), captioner, data.clip, bench_caption_stride(cfg),
+                                 cost)
     if errors:
         v, msg = next(iter(errors.items()))
         raise VadkitError(f"bench: {len(errors)} of {len(bench.ann)} videos could not be captioned, e.g. {v}: {msg}")
@@ -398,23 +407,28 @@ def caption_bench(cfg, data: LAVADData, captioner, cost: Cost):
 def score_bench(cfg, data: LAVADData, captioner, llm, choice: dict, cost: Cost) -> dict[str, list[dict]] | None:
     """``{"LAVAD": [bench numbers]}`` (one run: nothing is trained or sampled): the configuration chosen on
     validation (``choice``: prompt set, reading, ``K``), unchanged, on every bench video - captions every
-    ``caption_stride`` frames, a window every ``frame_interval`` frames, its score held over them (:func:`bench_note`).
+    ``caption_stride * bench_stride`` frames, a window every ``frame_interval * bench_stride`` frames, its score
+    held over them (:func:`bench_note`).
     Every call is cached and counted in ``cost`` (stages tagged "bench"). ``None`` where there is no bench."""
     from vadkit.experiment import benchmark
 
     bench, caps = caption_bench(cfg, data, captioner, cost)
     if bench is None:
         return None
-    scored = score_videos(caps, llm, data.clip, cfg, cost, prompts=choice["prompts"], tag=" (bench)")
-    preds = predictions(scored, cfg, choice["k"])
+    fi = int(cfg.frame_interval) * max(1, int(cfg.bench_stride))
+    scored = score_videos(caps, llm, data.clip, cfg, cost, frame_interval=fi, prompts=choice["prompts"],
+                          tag=" (bench)")
+    preds = predictions(scored, cfg, choice["k"], frame_interval=fi)
     return {"LAVAD": [benchmark.score(bench, {v: p[choice["reading"]] for v, p in preds.items()},
                                       expand="none")]}
 
 
 def bench_note(cfg) -> str:
     """How LAVAD met the bench (the leaderboard's note)."""
-    return (f"prompt set, reading and K chosen on val; a caption every {cfg.caption_stride} frames, a window score "
-            f"every {cfg.frame_interval} frames held over them (the chapter's strides)")
+    m = max(1, int(cfg.bench_stride))
+    return (f"prompt set, reading and K chosen on val; a caption every {bench_caption_stride(cfg)} frames, a "
+            f"window score every {cfg.frame_interval * m} frames held over them"
+            + (f" ({m}x the chapter's strides)" if m > 1 else " (the chapter's strides)"))
 
 
 def headline(run, cfg, data: LAVADData, sel: dict, choice: dict,

@@ -34,6 +34,8 @@ class VERAChapterConfig(ExperimentConfig):
                      note="learner: yes/no over a segment's timed captions; trained on SynthVAD's pretraining "
                           "corpus (this world)")
     caption_stride: int = param(8, note="frames between captions (chapter 30's, so its captions are reused)")
+    bench_stride: int = param(2, note="on the shared bench only: captions at this multiple of caption_stride "
+                                      "(chapter 30's, so its bench captions are reused; CPU time)")
     segment_frames: int = param(32, paper="segments of 10 frames (UCF: every 16th frame)",
                                 note="frames a segment (about 2 s on SynthVAD)")
     window_s: float = param(4.0, note="seconds of captions the learner reads around a segment")
@@ -250,9 +252,9 @@ def saturation(answers: dict, labels: dict, threshold: float = 0.5) -> dict[str,
 def score_bench(cfg, data: LAVADData, captioner, llm, runs: list[SeedRun], pool, cost: Cost
                 ) -> dict[str, list[dict]] | None:
     """``{"VERA": [bench numbers per seed]}``: each seed's questions of the epoch chosen on validation,
-    unchanged, on every bench video - captions every ``caption_stride`` frames (shared with chapter 30 through
-    the model-call cache), segments of ``segment_frames`` frames, the learner's ``p(yes)`` for the learned
-    questions only (cached, counted in ``cost``), then the seed's selected stream (``smoothed``: kNN
+    unchanged, on every bench video - captions every ``caption_stride * bench_stride`` frames (shared with
+    chapter 30 through the model-call cache), segments of ``segment_frames`` frames, the learner's ``p(yes)``
+    for the learned questions only (cached, counted in ``cost``), then the seed's selected stream (``smoothed``: kNN
     refinement and Gaussian smoothing, no evaluation prior). ``None`` where there is no bench."""
     from vadkit.experiment import benchmark
     from vadkit.experiment.recipes.lavad import caption_bench
@@ -277,7 +279,9 @@ def score_bench(cfg, data: LAVADData, captioner, llm, runs: list[SeedRun], pool,
 
 def bench_note(cfg) -> str:
     """How VERA met the bench (the leaderboard's note)."""
-    return (f"questions of the epoch chosen on val, per seed; a caption every {cfg.caption_stride} frames, a "
+    from vadkit.experiment.recipes.lavad import bench_caption_stride
+
+    return (f"questions of the epoch chosen on val, per seed; a caption every {bench_caption_stride(cfg)} frames, a "
             f"segment score every {cfg.segment_frames} frames held over them; no Gaussian prior")
 
 
