@@ -52,6 +52,8 @@ class ExperimentConfig(ChapterConfig):
     val_fraction: float = param(0.2, note="share of each class's training videos held out when carving validation")
     val_seed: int = param(0, show=False)
     val_list: str | None = param(None, show=False, note="a file of training video ids to hold out for validation")
+    bench: bool = param(True, note="also score the shared SynthVAD benchmark split with the validation-selected "
+                                   "model (vadkit.experiment.benchmark; SynthVAD only, the leaderboard reads it)")
     seeds: list[int] = param([0, 1, 2], paper="one unreported seed", note="every trained configuration, each seed")
     retrain: bool = param(False, show=False, note="ignore cached trained weights")
     threads: int = param(1, show=False, note="torch CPU threads (0 = torch default)")
