@@ -359,3 +359,29 @@ def test_injected_demo_banks_the_normal_clips_and_scores_the_edited_ones(footage
     made = _MotionDescriber.calls
     again = R.injected_demo(cfg, _MotionDescriber(), emb, k=1)          # every description from the cache
     assert _MotionDescriber.calls == made and again["auc"] == auc
+
+
+def test_bench_scores_at_a_frame_stride_cover_every_bench_frame(synth_root, tmp_path, monkeypatch):
+    from vadkit.chapters.mllm_evad import MLLMEVADConfig
+    from vadkit.data.synth import load_synthvad
+    from vadkit.experiment import benchmark
+    from vadkit.experiment.recipes import mllm_evad as R
+
+    monkeypatch.setenv("VADKIT_CACHE", str(tmp_path / "cache"))
+    ann = load_synthvad(synth_root).split("test")
+    bm = benchmark.Benchmark(ann, synth_root, ("fighting", "theft", "running"), ())
+    emb = R.load_embeddings(None, "words")
+    bank, counts = me.nominal_bank(["A person walks", "A person walks", "A person stands still"], emb)
+    scored = R.Scored({}, {}, {}, bank, counts, 1)
+    for stride in (1, 2):
+        cfg = MLLMEVADConfig.resolve("smoke", bench_stride=stride, tracker="iou")
+        _MotionDescriber.calls = 0
+        scores, info = R.bench_scores(cfg, bm, _MotionDescriber(), scored, emb, progress=False)
+        assert set(scores) == set(ann) and info["stride"] == stride and _MotionDescriber.calls > 0
+        for v, s in scores.items():
+            assert len(s) == -(-ann[v].num_frames // stride)
+        res = benchmark.score(bm, scores, expand="none", stride=stride)
+        assert 0.0 <= res["auc_o"] <= 1.0
+        assert ("every frame" in R.bench_note(cfg)) == (stride == 1)
+    with pytest.raises(R.ConfigError, match="detector='gt'"):
+        R.bench_scores(MLLMEVADConfig.resolve("smoke", detector="gt"), bm, _MotionDescriber(), scored, emb)
