@@ -87,7 +87,7 @@ class MLLMEVADChapterConfig(ExperimentConfig):
                                                "smooths them)")
     hog_threshold: float = param(-0.5, show=False, note="HOG's SVM margin; below 0 keeps the downscaled people "
                                                         "whose margin OpenCV's default (0) drops")
-    bench_stride: int = param(1, show=False, note="frame stride on the shared benchmark's videos (every n-th "
+    bench_stride: int = param(2, show=False, note="frame stride on the shared benchmark's videos (every n-th "
                                                   "frame decoded, detected, tracked and described at fps / n; "
                                                   "each score held over the n frames; the page says so)")
 
