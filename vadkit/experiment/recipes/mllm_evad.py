@@ -1016,7 +1016,7 @@ def bench_scores(cfg, bench, describer, scored: Scored, emb, *, progress: bool =
 def bench_note(cfg) -> str:
     """How the method met the benchmark (the leaderboard's note)."""
     n = max(int(cfg.bench_stride), 1)
-    how = "every frame" if n == 1 else f"every {n}th frame, each score held over {n} frames"
+    how = "every frame" if n == 1 else f"frame stride {n} (every {n}-th frame), each score held over {n} frames"
     return f"{cfg.detector} + {tracker_name(cfg)} + {cfg.describer}, k from validation; {how}"
 
 
@@ -1078,10 +1078,11 @@ def observations(out: dict, info: dict, cfg, demo: dict | None = None, bench: di
                      "trained on SynthVAD's rendered crops only, and the edits change motion only: this number "
                      "measures the describer's domain shift to real pixels as much as the method.")
     if bench is not None:
+        gap = bench["auc_seen"] - bench["auc_heldout"]
         lines.append(f"* **The shared benchmark** ({bench_note(cfg)}): AUC_O {100 * bench['auc_o']:.1f}, seen "
                      f"types {100 * bench['auc_seen']:.1f}, held-out types {100 * bench['auc_heldout']:.1f} "
-                     "(the held-out context anomalies are normal activities in the wrong place or moment, which "
-                     "a description of what a person does rarely separates).")
+                     f"({100 * gap:+.1f} points from held-out to seen; the held-out types are context anomalies, "
+                     "ordinary activity in the wrong place or at the wrong moment).")
     lines.append("* The secondary figures (Avenue 88.4, ComplexVAD 71.0) come from third-party summaries, not "
                  "the paper, and are on other data: they are printed for scale only.")
     return "\n".join(lines)
