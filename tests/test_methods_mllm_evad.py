@@ -266,3 +266,122 @@ def test_knn_top_k_by_partition_matches_a_full_sort():
     assert np.array_equal(idx, np.argsort(-full, axis=1, kind="stable")[:, :5])
     assert np.allclose(sims, np.sort(full, axis=1)[:, ::-1][:, :5], atol=1e-6)
     assert bank.query(q, 80)[1].shape == (7, 50)
+
+
+# ------------------------------------------------------------------------ the chapter's rows and its real demo --
+
+def test_the_smoke_delta_ablation_has_half_a_second_and_two_seconds():
+    from vadkit.chapters.mllm_evad import MLLMEVADConfig
+    from vadkit.experiment.recipes.mllm_evad import variants
+
+    for profile in ("smoke", "full"):
+        cfg = MLLMEVADConfig.resolve(profile)
+        rows = {v.name: v for v in variants(cfg, synth=True)}
+        assert rows["delta = 0.5 s"].delta_s == 0.5 and rows["delta = 2 s"].delta_s == 2.0
+        assert rows["delta = 0.5 s"].text == "describer" and rows["delta = 0.5 s"].h_scale == cfg.h_scale
+        assert rows["MLLM-EVAD"].delta_s == cfg.delta_s == 1.0
+
+
+class _MotionDescriber:
+    """A stand-in describer that reads motion only: "stands still" when the two crops are (nearly) the same
+    pixels, "walks" otherwise; counts its calls."""
+
+    name = "test-motion-describer"
+    calls = 0
+
+    def describe_crops(self, crops_t, crops_t1, kinds, config=None, *, delta_s=1.0):
+        type(self).calls += len(kinds)
+        diff = np.abs(crops_t.astype(np.int16) - crops_t1.astype(np.int16)).mean(axis=(1, 2, 3))
+        return [f"{'A pair' if k == 'pair' else 'A person'} {'stands still' if d < 1.5 else 'walks'}"
+                for k, d in zip(kinds, diff)]
+
+    def describe(self):
+        return {"name": self.name, "rule": "mean |C_t1 - C_t| < 1.5"}
+
+
+@pytest.fixture
+def footage_home(tmp_path, monkeypatch):
+    """A private VADKIT_HOME whose data folder holds vtest.avi (copied from the user's cache, read only)."""
+    import shutil
+
+    from vadkit import paths
+    from vadkit.data import real_footage as RF
+    from vadkit.errors import DatasetError
+
+    cached = paths.data_dir() / "real_footage" / RF.FILES["vtest"]
+    home = tmp_path / "home"
+    monkeypatch.setenv("VADKIT_HOME", str(home))
+    for var in ("VADKIT_DATA", "VADKIT_CACHE", "VADKIT_RESULTS"):
+        monkeypatch.delenv(var, raising=False)
+    dest = home / "data" / "real_footage"
+    dest.mkdir(parents=True)
+    try:
+        if cached.is_file():
+            shutil.copy(cached, dest)
+        RF.fetch("vtest", dest, allow_network=False)
+    except DatasetError as err:
+        pytest.skip(f"vtest.avi unavailable here: {err}")
+    return home
+
+
+def test_injected_demo_banks_the_normal_clips_and_scores_the_edited_ones(footage_home):
+    from vadkit.chapters.mllm_evad import MLLMEVADConfig
+    from vadkit.errors import ConfigError
+    from vadkit.experiment.recipes import mllm_evad as R
+
+    cfg = MLLMEVADConfig.resolve("smoke", real_clip_frames=48, real_width=640, real_normals=2, hog_every=2,
+                                 hog_scale=1.2,
+                                 flow_width=64, tracker="iou")
+    sp = R.injected_splits(cfg)
+    assert sp.root == R.injected_root(cfg) and sp.root.is_relative_to(footage_home / "data" / "real_injected")
+    assert sp.ann.name == "real_injected" and len(sp.ann) == 2 + 3       # load_dataset("real_injected", root)
+    assert sp.bank == ["Normal_vtest_000"]                               # all normal clips but the last
+    assert sp.test == sorted(["Normal_vtest_001", "Running_vtest_000", "WrongWay_vtest_000", "Frozen_vtest_000"])
+    assert not any(sp.ann[v].is_anomalous for v in sp.bank)
+    assert {c for v in sp.test for c in sp.ann[v].classes} == {"running", "wrong_way", "frozen"}
+    assert 0.0 <= sp.overlap() <= 1.0
+    with pytest.raises(ConfigError, match="real_normals"):
+        R.injected_splits(MLLMEVADConfig.resolve("smoke", real_normals=1))
+
+    emb = R.load_embeddings(cfg, "words")
+    _MotionDescriber.calls = 0
+    demo = R.injected_demo(cfg, _MotionDescriber(), emb, k=1)
+    assert _MotionDescriber.calls > 0 and set(demo["units"]) == set(sp.bank + sp.test)
+    assert set(demo["scored"].frames) == set(sp.test)
+    for vid, s in demo["scored"].frames.items():
+        assert len(s) == sp.ann[vid].num_frames == 48
+    auc = demo["auc"]
+    assert set(auc) == {"all/micro", "all/macro", "running/micro", "wrong_way/micro", "frozen/micro"}
+    assert all(0.0 <= v <= 1.0 for v in auc.values())                   # every class has frames on both sides
+    top = R.injected_top(demo, emb)
+    assert top["video"] in sp.test and top["nearest_nominal"] and 0.0 <= top["inside_segment"] <= 1.0
+    assert set(R.injected_table(demo)["method"].str[:9]) == {"MLLM-EVAD", "flow grid"}
+    made = _MotionDescriber.calls
+    again = R.injected_demo(cfg, _MotionDescriber(), emb, k=1)          # every description from the cache
+    assert _MotionDescriber.calls == made and again["auc"] == auc
+
+
+def test_bench_scores_at_a_frame_stride_cover_every_bench_frame(synth_root, tmp_path, monkeypatch):
+    from vadkit.chapters.mllm_evad import MLLMEVADConfig
+    from vadkit.data.synth import load_synthvad
+    from vadkit.experiment import benchmark
+    from vadkit.experiment.recipes import mllm_evad as R
+
+    monkeypatch.setenv("VADKIT_CACHE", str(tmp_path / "cache"))
+    ann = load_synthvad(synth_root).split("test")
+    bm = benchmark.Benchmark(ann, synth_root, ("fighting", "theft", "running"), ())
+    emb = R.load_embeddings(None, "words")
+    bank, counts = me.nominal_bank(["A person walks", "A person walks", "A person stands still"], emb)
+    scored = R.Scored({}, {}, {}, bank, counts, 1)
+    for stride in (1, 2):
+        cfg = MLLMEVADConfig.resolve("smoke", bench_stride=stride, tracker="iou")
+        _MotionDescriber.calls = 0
+        scores, info = R.bench_scores(cfg, bm, _MotionDescriber(), scored, emb, progress=False)
+        assert set(scores) == set(ann) and info["stride"] == stride and _MotionDescriber.calls > 0
+        for v, s in scores.items():
+            assert len(s) == -(-ann[v].num_frames // stride)
+        res = benchmark.score(bm, scores, expand="none", stride=stride)
+        assert 0.0 <= res["auc_o"] <= 1.0
+        assert ("every frame" in R.bench_note(cfg)) == (stride == 1)
+    with pytest.raises(R.ConfigError, match="detector='gt'"):
+        R.bench_scores(MLLMEVADConfig.resolve("smoke", detector="gt"), bm, _MotionDescriber(), scored, emb)

@@ -4,7 +4,8 @@
 The config only; the method is :mod:`vadkit.methods.mllm_evad`, its experiment glue
 :mod:`vadkit.experiment.recipes.mllm_evad`. Smoke: SynthVAD's smoke splits (the normal training videos only),
 MOG2 blobs tracked by ByteTrack, the tiny zoo's crop-pair describer, the real MiniLM embedder, chapter 00's flow
-grid as the traditional method, the tiny zoo's VLM as the frame-level contrast. Full: Avenue (or any dataset with
+grid as the traditional method, the tiny zoo's VLM as the frame-level contrast; the real-footage demo on the
+injected-anomaly set cut from vtest.avi (HOG people, a nominal bank of its normal clips). Full: Avenue (or any dataset with
 normal training videos and frame labels: ShanghaiTech, UBnormal, Street Scene, ComplexVAD) with a torchvision /
 HOG detector and an HF VLM (Gemma 3, Qwen2.5-VL) as describer, by parameters alone.
 """
@@ -25,7 +26,7 @@ class MLLMEVADConfig(MLLMEVADChapterConfig):
     FULL = {"dataset": "avenue", "detector": "hog", "describer": "google/gemma-3-4b-it",
             "contrast_vlm": "google/gemma-3-4b-it",
             "max_train_videos": 0, "flow_width": 160, "grid_rows": 9, "grid_cols": 16, "threads": 0,
-            "crop_size": 224, "describe_batch": 8, "ablation_deltas": [0.5, 2.0]}
+            "crop_size": 224, "describe_batch": 8}
 
 
 def setup(namespace: dict):

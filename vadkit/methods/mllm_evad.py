@@ -373,6 +373,24 @@ def describer_identity(describer, settings: Mapping | None = None) -> tuple[str,
     return cache_key(producer("model-calls"), kind=DESCRIBE_KIND, **rec), rec
 
 
+def _memo_identity(describer, settings: dict) -> tuple[str, dict]:
+    """:func:`describer_identity`, remembered on the describer per settings (the model's identity reads its
+    files: ~0.2 s a call, once per video and variant otherwise)."""
+    import json
+
+    key = json.dumps(settings, sort_keys=True, default=str)
+    memo = getattr(describer, "_vadkit_identity_memo", None)
+    if memo is None:
+        memo = {}
+        try:
+            describer._vadkit_identity_memo = memo
+        except AttributeError:              # a describer without a __dict__: compute every time
+            return describer_identity(describer, settings)
+    if key not in memo:
+        memo[key] = describer_identity(describer, settings)
+    return memo[key]
+
+
 def describe_units(describer, frames: np.ndarray, units: Sequence[Unit], *, size: int = 48, margin: float = 0.5,
                    cache: DescriptionCache | None = None, config=None, batch_size: int = 64,
                    video: str | None = None, delta_s: float = 1.0) -> list[str]:
@@ -390,8 +408,7 @@ def describe_units(describer, frames: np.ndarray, units: Sequence[Unit], *, size
     ct, ct1, _ = unit_crops(frames, units, size, margin)
     cache = cache or DescriptionCache()
     settings = (dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config or {}))
-    ident, rec = describer_identity(describer, {**settings, "crop_size": size, "margin": margin,
-                                                "delta_s": delta_s})
+    ident, rec = _memo_identity(describer, {**settings, "crop_size": size, "margin": margin, "delta_s": delta_s})
     keys = [cache_key({"what": "crop-pair"}, kind=u.kind, crops=array_digest([ct[n], ct1[n]]), length=32)
             for n, u in enumerate(units)]
     entries = cache.lookup(ident, video)
