@@ -81,3 +81,22 @@ def pytest_sessionfinish(session, exitstatus):
     except (OSError, ValueError):
         old = {}
     atomic_write_json(f, {**old, **_REHEARSAL_TIMES})
+
+
+def small_heatmap_data(train: tuple[int, int], stride: int):
+    """The heatmap protocol's data on a few smoke videos: ``train`` = (abnormal, normal) training videos, 2 + 1
+    validation and 2 + 1 test videos, every ``stride``-th frame (shared by the heatmap chapters' tests)."""
+    from vadkit.data.synth import load_synthvad, smoke_dataset
+    from vadkit.experiment.data import Splits
+    from vadkit.experiment.recipes.heatmaps import HeatmapData
+
+    root = smoke_dataset()
+
+    def pick(split, n_abn, n_norm):
+        ds = load_synthvad(root, split)
+        abn = [v for v, a in ds.items() if a.is_anomalous][:n_abn]
+        nor = [v for v, a in ds.items() if not a.is_anomalous][:n_norm]
+        return ds.filter(lambda a: a.video_id in abn + nor)
+
+    splits = Splits(pick("train", *train), pick("val", 2, 1), pick("test", 2, 1), root, "synthvad", "val", "frame")
+    return HeatmapData(splits, stride, (120, 160), cache_frames=False)

@@ -13,21 +13,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def small():
-    from vadkit.data.annotations import DatasetAnnotations
-    from vadkit.data.synth import load_synthvad, smoke_dataset
-    from vadkit.experiment.data import Splits
-    from vadkit.experiment.recipes.heatmaps import HeatmapData
+    from conftest import small_heatmap_data
 
-    root = smoke_dataset()
-
-    def pick(split, n_abn, n_norm):
-        ds = load_synthvad(root, split)
-        abn = [v for v, a in ds.items() if a.is_anomalous][:n_abn]
-        nor = [v for v, a in ds.items() if not a.is_anomalous][:n_norm]
-        return ds.filter(lambda a: a.video_id in abn + nor)
-
-    splits = Splits(pick("train", 3, 2), pick("val", 2, 1), pick("test", 2, 1), root, "synthvad", "val", "frame")
-    return HeatmapData(splits, 16, (120, 160), cache_frames=False)
+    return small_heatmap_data((3, 2), 16)
 
 
 def _without_masks(data):
