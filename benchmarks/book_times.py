@@ -110,8 +110,8 @@ def main() -> None:
         t = ex.get("wall_time_s") or rec.get("wall_time_s")
         total += t or 0.0
         note = rec.get("status", "-") + ("" if ex.get("ok", True) else " (book build: FAILED)")
-        if name.startswith("02_") and t is not None and zoo:
-            note += f"; includes zoo training when cold ({sum(zoo.values()):.0f} s recorded)"
+        if name.startswith("02_") and t is not None and zoo:  # the latest entries: older versions are not retrained
+            note += f"; includes zoo training when cold ({sum(latest_zoo_times(zoo_recs).values()):.0f} s recorded)"
         print(_row(f"chapter {name}", t, BUDGETS_S["chapter"], note))
     for entry, t in zoo.items():
         print(_row(f"zoo {entry}", t, BUDGETS_S["zoo"]))

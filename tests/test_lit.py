@@ -65,6 +65,23 @@ def test_save_load_roundtrip_and_routing(lit, tmp_path):
     assert sum(f.stat().st_size for f in d.iterdir()) < 2_000_000
 
 
+def test_retrained_heads_get_their_own_feature_store(lit, tmp_path):
+    """The store key carries the heads' digest: a retrained tiny-lit (same name, same config) must not read the
+    features of the one it replaced."""
+    from vadkit.features.extract import _model_identity, store_dir_for
+
+    a = load_lit(lit.save_pretrained(tmp_path / "a"), name="zoo:tiny-lit")
+    other = new_lit({"width": 32, "embed_dim": 16, "heads": 2}, seed=5)
+    b = load_lit(other.save_pretrained(tmp_path / "b"), name="zoo:tiny-lit")
+    a2 = load_lit(tmp_path / "a", name="zoo:tiny-lit")
+
+    def store(m):
+        return store_dir_for("zoo:tiny-lit", tmp_path, 16, 1, "center", (), model=_model_identity(m))
+
+    assert a.describe()["weights"] and a.describe()["weights"] != b.describe()["weights"]
+    assert store(a) != store(b) and store(a) == store(a2)
+
+
 def test_untrained_trunk_differs_from_the_pretrained_one(lit):
     twin = new_lit({"width": 32, "embed_dim": 16, "heads": 2}, pretrained_trunk=False)
     a = lit.stage_maps(lit.preprocess(_frames(1)))[0]

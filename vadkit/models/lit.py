@@ -118,6 +118,9 @@ class LitModel:
         self.embed_dim = int(cfg["embed_dim"])
         self.width = STAGE_CHANNELS[-1]
         self.trained = trained
+        # digest of the saved heads (set by load_lit): feature stores and call caches key the model by it, so a
+        # retrained tiny-lit never reads the features of the one it replaced
+        self.weights: str | None = None
         self._text_cache: dict[str, np.ndarray] = {}
 
     # -- identity -------------------------------------------------------------------------------
@@ -126,7 +129,7 @@ class LitModel:
                 "pretrained": "heads trained on the pretraining corpus" if self.trained else "untrained heads",
                 "name": self.name, "image_size": list(self.input_size), "mean": [0.5] * 3, "std": [0.5] * 3,
                 "resize": "whole frame to H x W (squash), bicubic antialias", "embed_dim": self.embed_dim,
-                "head": {k: self.cfg[k] for k in ("width", "embed_dim", "heads")}}
+                "head": {k: self.cfg[k] for k in ("width", "embed_dim", "heads")}, "weights": self.weights}
 
     # -- images ---------------------------------------------------------------------------------
     def preprocess(self, frames, crop: str = "center", size: tuple[int, int] | None = None) -> torch.Tensor:
@@ -260,4 +263,7 @@ def load_lit(directory, *, name: str | None = None, device=None) -> LitModel:
         model.heads.load_state_dict(load_file(str(d / WEIGHTS_FILE)), strict=True)
     model.heads.eval()
     model.trained = True
+    from vadkit.identity import weights_digest
+
+    model.weights = weights_digest(d)
     return model
