@@ -63,3 +63,21 @@ def test_moving_average_keeps_length_and_constants():
 def test_fit_without_data_fails_clearly():
     with pytest.raises(ValueError, match="no training frames"):
         FlowGridModel().fit([])
+
+
+def test_fit_flow_grid_fits_once_per_files_and_refits_a_changed_file(tmp_path):
+    from vadkit.data.video import write_video
+    from vadkit.methods.classical import FlowGridModel, fit_flow_grid, optical_flow
+
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    write_video(a, _moving_square(1, 12), fps=10)
+    write_video(b, _moving_square(-1, 12), fps=10)
+    m = fit_flow_grid([a, b], (2, 2), width=32)
+    assert fit_flow_grid([str(a), str(b)], (2, 2), width=32) is m          # the same fit, not a second one
+    assert fit_flow_grid([a, b], (3, 3), width=32) is not m                # other settings: another fit
+    from vadkit.data.video import VideoReader
+
+    direct = FlowGridModel(grid=(2, 2)).fit(optical_flow(VideoReader(p).read_all(), 32) for p in (a, b))
+    np.testing.assert_allclose(m.mean_, direct.mean_)
+    write_video(a, _moving_square(1, 16), fps=10)                           # rewritten: its fit is stale
+    assert fit_flow_grid([a, b], (2, 2), width=32) is not m

@@ -104,10 +104,6 @@ def score_dataset(annotations: DatasetAnnotations, score_fn: Callable[[np.ndarra
     return scores, failures
 
 
-#: the last fit of :func:`fit_flow_models` in this process, by its inputs (settings, videos)
-_FITTED: dict = {}
-
-
 def fit_flow_models(cfg: QuickstartConfig, train: DatasetAnnotations) -> tuple[dict, int]:
     """Fit one :class:`~vadkit.methods.classical.FlowGridModel` per scene (camera) on its normal training videos.
 
@@ -117,7 +113,7 @@ def fit_flow_models(cfg: QuickstartConfig, train: DatasetAnnotations) -> tuple[d
     """
     from tqdm.auto import tqdm
 
-    from vadkit.methods.classical import FlowGridModel, optical_flow
+    from vadkit.methods.classical import fit_flow_grid
 
     normal = [a for a in train.values() if not a.is_anomalous and a.video_path is not None]
     if not normal:
@@ -125,19 +121,13 @@ def fit_flow_models(cfg: QuickstartConfig, train: DatasetAnnotations) -> tuple[d
     rng = np.random.default_rng(cfg.seed)
     if cfg.max_train_videos and len(normal) > cfg.max_train_videos:
         normal = [normal[i] for i in sorted(rng.choice(len(normal), cfg.max_train_videos, replace=False))]
-    key = (cfg.flow_width, cfg.grid_rows, cfg.grid_cols, tuple((a.video_id, str(a.video_path), a.scene)
-                                                               for a in normal))
-    if key in _FITTED:             # the same fit in this process (the bench reuses the test split's models)
-        return _FITTED[key]
     by_scene: dict = {}
     for a in normal:
         by_scene.setdefault(a.scene, []).append(a)
     models = {}
     for scene, videos in tqdm(by_scene.items(), desc="fitting normal flow per scene", leave=False):
-        flows = (optical_flow(read_frames(a.video_path), cfg.flow_width) for a in videos)
-        models[scene] = FlowGridModel(grid=(cfg.grid_rows, cfg.grid_cols)).fit(flows)
-    _FITTED.clear()
-    _FITTED[key] = (models, len(normal))
+        # memoised: the bench (score_bench) reuses the test split's fit
+        models[scene] = fit_flow_grid([a.video_path for a in videos], (cfg.grid_rows, cfg.grid_cols), cfg.flow_width)
     return models, len(normal)
 
 
@@ -191,9 +181,7 @@ def score_bench(cfg: QuickstartConfig, train: DatasetAnnotations, *, bench=None)
         return None
     models, _ = fit_flow_models(cfg, train)
     scores, failures = score_dataset(bench.ann, flow_scorer(cfg, models), desc="bench: flow grid")
-    if failures:
-        vid, msg = next(iter(failures.items()))
-        raise VadkitError(f"bench: {len(failures)} of {len(bench.ann)} videos could not be scored, e.g. {vid}: {msg}")
+    benchmark.require_all(failures, len(bench.ann), "the flow grid could not score")
     return {FLOW_GRID: [benchmark.score(bench, scores, expand="none")]}
 
 

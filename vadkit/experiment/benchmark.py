@@ -159,10 +159,26 @@ def score_runs(bench: Benchmark, runs, predict, *, expand: str = "repeat", snipp
     ``predict(run) -> {video_id: scores}`` applies that seed's validation-selected model and score stream,
     unchanged, to every bench video (``[S]`` snippet scores, or ``[T]`` / ``[ceil(T / stride)]`` frame scores
     with ``expand="none"``). Raises when no seed succeeded."""
+    return [score(bench, predict(r), expand=expand, snippet_len=snippet_len, stride=stride)
+            for r in _successful(runs, "bench")]
+
+
+def require_all(failures: Mapping[str, str], n_videos: int, what: str) -> None:
+    """Raise :class:`~vadkit.errors.VadkitError` ("bench: <what> <n> videos (of <N>), e.g. <first>: <message>")
+    for any ``failures`` (``{video_id: message}``): every
+    bench video must be scored, or the bench numbers are not comparable across methods."""
+    if failures:
+        from vadkit.errors import VadkitError
+
+        v, msg = next(iter(failures.items()))
+        raise VadkitError(f"bench: {what} {len(failures)} videos (of {n_videos}), e.g. {v}: {msg}")
+
+
+def _successful(runs, what: str) -> list:
     ok = [r for r in runs if getattr(r, "ok", True)]
     if not ok:
-        raise ValueError("bench: no successful seed to score")
-    return [score(bench, predict(r), expand=expand, snippet_len=snippet_len, stride=stride) for r in ok]
+        raise ValueError(f"{what}: no successful seed to score")
+    return ok
 
 
 def score_method(bench: Benchmark, method, runs, *, split: str = SPLIT) -> list[dict[str, float]]:
@@ -170,29 +186,17 @@ def score_method(bench: Benchmark, method, runs, *, split: str = SPLIT) -> list[
     bench as split ``split``: each seed's ``method.predict(run.model, split)`` (the same code that scored its
     validation and test videos), the stream ``run.selected`` chose on validation, repeated over the predictions'
     ``snippet_len`` frames. A bench video the method cannot score raises."""
-    from vadkit.errors import VadkitError
-
-    def predict(r) -> dict[str, np.ndarray]:
+    def one(r) -> dict[str, float]:
         preds, failures = method.predict(r.model, split)
-        if failures:
-            v, msg = next(iter(failures.items()))
-            raise VadkitError(f"bench: {method.name} seed {r.seed} could not score {len(failures)} videos, "
-                              f"e.g. {v}: {msg}")
-        return preds
-
-    ok = [r for r in runs if r.ok]
-    if not ok:
-        raise ValueError(f"bench: {method.name} has no successful seed to score")
-    out = []
-    for r in ok:
-        preds = predict(r)
+        require_all(failures, len(bench.ann), f"{method.name} seed {r.seed} could not score")
         lens = {int(p.snippet_len) for p in preds.values()}
         if len(lens) > 1:
             raise ValueError(f"bench: {method.name} predictions mix snippet lengths {sorted(lens)}")
         sl = lens.pop() if lens else 1
-        out.append(score(bench, {v: p.scores[r.selected] for v, p in preds.items()},
-                         expand="repeat" if sl > 1 else "none", snippet_len=sl))
-    return out
+        return score(bench, {v: p.scores[r.selected] for v, p in preds.items()},
+                     expand="repeat" if sl > 1 else "none", snippet_len=sl)
+
+    return [one(r) for r in _successful(runs, f"bench: {method.name}")]
 
 
 def summary(per_seed: Sequence[Mapping[str, float]], key: str) -> tuple[float, float]:

@@ -14,6 +14,7 @@ chapter 00 can score real footage and SynthVAD alike.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,3 +123,24 @@ class FlowGridModel:
 
     def score(self, flow: np.ndarray) -> np.ndarray:
         return self.cell_scores(flow).max(axis=1)
+
+
+#: fits of :func:`fit_flow_grid` in this process, by (video files as they are now, grid, width)
+_FITS: dict = {}
+
+
+def fit_flow_grid(video_paths, grid: tuple[int, int], width: int = 80) -> FlowGridModel:
+    """A :class:`FlowGridModel` fitted on the optical flow (:func:`optical_flow` at ``width``) of every frame of the
+    normal videos ``video_paths``. Memoised in this process by the files (path, size, modification time), ``grid``
+    and ``width``: a chapter that applies the same normal model to a second split (the shared benchmark, the
+    validation heatmaps) fits it once. The returned model is shared: do not refit it."""
+    from vadkit.data.video import VideoReader
+
+    paths = tuple(str(p) for p in video_paths)
+    key = (tuple((p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths), tuple(grid), int(width))
+    if key not in _FITS:
+        if len(_FITS) >= 64:     # each fit is a few kB; the bound only stops a long-lived process from growing
+            _FITS.clear()
+        flows = (optical_flow(VideoReader(p).read_all(), width) for p in paths)
+        _FITS[key] = FlowGridModel(grid=tuple(grid)).fit(flows)
+    return _FITS[key]

@@ -291,9 +291,6 @@ class RandomHeatmaps(HeatmapMethod):
         return {}, rng.random((len(frames), 12, 16)).astype(np.float32)
 
 
-_FLOW_FITS: dict = {}   # (id(data), grid, videos) -> (data, fitted FlowGridModel); the data kept so the id stays
-
-
 class FlowCellHeatmaps(HeatmapMethod):
     """The per-cell optical-flow model as a heatmap (module docstring)."""
 
@@ -307,19 +304,12 @@ class FlowCellHeatmaps(HeatmapMethod):
         return {"grid": list(self.cfg.flow_grid), "videos": self.cfg.flow_train_videos}
 
     def _fit(self):
-        """Fit on the first ``flow_train_videos`` normal training videos; one fit per data and settings in a
-        process (another instance on the same data, e.g. to score the validation split later, reuses it)."""
-        from vadkit.data.video import VideoReader
-        from vadkit.methods.classical import FlowGridModel, optical_flow
+        """Fit on the first ``flow_train_videos`` normal training videos (:func:`~vadkit.methods.classical.
+        fit_flow_grid`, memoised: another instance on the same videos, e.g. for the validation split, reuses it)."""
+        from vadkit.methods.classical import fit_flow_grid
 
-        key = (id(self.data), tuple(self.cfg.flow_grid), int(self.cfg.flow_train_videos))
-        if key in _FLOW_FITS and _FLOW_FITS[key][0] is self.data:
-            self.model = _FLOW_FITS[key][1]
-            return
         normal = [a for a in self.data.split("train").values() if not a.is_anomalous][: self.cfg.flow_train_videos]
-        flows = (optical_flow(VideoReader(a.video_path).read_all()) for a in normal)
-        self.model = FlowGridModel(grid=tuple(self.cfg.flow_grid)).fit(flows)
-        _FLOW_FITS[key] = (self.data, self.model)
+        self.model = fit_flow_grid([a.video_path for a in normal], tuple(self.cfg.flow_grid))
 
     def predict(self, model, split):
         from vadkit.methods.heatmap import frame_scores, regions

@@ -398,9 +398,7 @@ def caption_bench(cfg, data: LAVADData, captioner, cost: Cost):
         return None, {}
     caps, errors = caption_split(with_frame_counts(bench.ann), captioner, data.clip, bench_caption_stride(cfg),
                                  cost)
-    if errors:
-        v, msg = next(iter(errors.items()))
-        raise VadkitError(f"bench: {len(errors)} of {len(bench.ann)} videos could not be captioned, e.g. {v}: {msg}")
+    benchmark.require_all(errors, len(bench.ann), "the captioner could not caption")
     return bench, caps
 
 

@@ -486,15 +486,14 @@ def flow_scores(cfg, data: ChapterData, ids: list[str], *, progress: bool = True
     from tqdm.auto import tqdm
 
     from vadkit.data.video import VideoReader
-    from vadkit.methods.classical import FlowGridModel, moving_average, optical_flow
+    from vadkit.methods.classical import fit_flow_grid, moving_average, optical_flow
 
     by_scene: dict = {}
     for v in data.bank_ids:
         by_scene.setdefault(data.ann(v).scene, []).append(v)
-    models = {}
-    for scene, vids in by_scene.items():
-        flows = (optical_flow(VideoReader(data.ann(v).video_path).read_all(), cfg.flow_width) for v in vids)
-        models[scene] = FlowGridModel(grid=(cfg.grid_rows, cfg.grid_cols)).fit(flows)
+    models = {scene: fit_flow_grid([data.ann(v).video_path for v in vids], (cfg.grid_rows, cfg.grid_cols),
+                                   cfg.flow_width)
+              for scene, vids in by_scene.items()}
     out = {}
     for v in tqdm(ids, desc="flow grid", disable=not progress, leave=False):
         a = data.ann(v)

@@ -393,7 +393,7 @@ def describe_data(cfg, data) -> str:
 # one all-objects narrative per training video (an agent drawn at random: appearance, then motion, the
 # appearance -> motion path); phase B: the anomaly-focused dialogue (anomaly? -> which target -> what it does).
 
-from vadkit.methods.t_vad_dataset import ANOMALY_Q, TARGET_Q, TRAJECTORY_Q  # noqa: E402
+from vadkit.methods.t_vad_dataset import ANOMALY_Q, TARGET_Q, TRAJECTORY_Q, references  # noqa: E402,F401
 
 NARRATIVE_QS = ("Describe one target in the video.", "How does it move?")
 
@@ -445,13 +445,6 @@ def stage2_examples(record: dict, rng, phase: str) -> list[tuple[str, str]]:
         return [(NARRATIVE_QS[0], a["target"]), (NARRATIVE_QS[1], a["trajectory"])]
     return [(q, a) for q, a in record["dialogue"]]
 
-
-def references(record: dict) -> dict:
-    """Test references of a record: ``{"yes_no": "Yes"|"No", "target": [sentences], "trajectory": [sentences]}``
-    (the anomalous agents' sentences; empty for a normal video)."""
-    from vadkit.methods.t_vad_dataset import references as refs
-
-    return refs(record)
 
 
 def stage2_summary(records: dict[str, dict]) -> dict:
