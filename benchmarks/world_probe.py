@@ -44,6 +44,10 @@ world, not the LiT tower, was what hid the anomalies: a sparse world with the Li
 margin inside one split's noise), and the from-scratch tiny CLIP is the weak link (its event read-out falls
 below chance there: 0.070 with seed 0, 0.033 with seed 1, so not a bad draw).
 
+Zoo v3's tiny CLIP (frozen EfficientNet-Lite0 under a trained attention pool, :mod:`vadkit.models.locked_clip`),
+``--zoo tiny-clip`` on the same sparse world (2026-12-04, 473 s beside another job): agent 0.82, event 0.41,
+zero-shot frame AUC 0.74, probe **0.728** (val 0.708); on the current world its probe is 0.59 (chapter 02).
+
 Reading: crowd density is the first lever (+0.03 to +0.06 at the same resolution: fewer look-alike agents dilute a
 pooled feature less), native resolution the second (+0.04; upsampling a 160x120 frame adds nothing), and a
 stride-16 map helps small agents; none of them alone reaches the goal of 0.75 with frozen ImageNet features.

@@ -55,7 +55,7 @@ def main() -> None:
     print(f"{'EfficientNet-Lite0 frozen, batch 64, NHWC':58s} {nhwc64:8.1f} {nchw16 / nhwc64:7.2f}x")
     print(f"  max |NHWC - NCHW| on the stage-7 map: {diff:.1e}")
 
-    clip = zoo._new_clip(zoo.ClipTrainConfig())            # NHWC by default (ResNet tower)
+    clip = zoo._new_clip(zoo.ClipTrainConfig(tower="resnet", image_size=96))   # NHWC by default (ResNet)
     model = clip.model.train()
     px = torch.randn(64, 3, clip.image_size, clip.image_size)
 

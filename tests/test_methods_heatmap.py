@@ -92,7 +92,8 @@ def test_anomalyclip_prompts_and_maps_on_untrained_tiny_clip():
     frames = np.random.default_rng(0).integers(0, 255, (3, 120, 160, 3), dtype=np.uint8)
     f = clip_frame_features(clip, frames, stages=(0, 1))
     assert f["image"].shape == (3, clip.embed_dim)
-    assert f["dense"].shape[-1] == clip.embed_dim and f["dense"].shape[1:3] == (3, 3)
+    side = clip.image_size // 32                # the last stage's map (stride 32)
+    assert f["dense"].shape[-1] == clip.embed_dim and f["dense"].shape[1:3] == (side, side)
     model = AnomalyCLIP(TextEncoderHooks.from_clip(clip), [s.shape[-1] for s in f["stages"]], clip.embed_dim,
                         n_ctx=4)
     out = model(f["image"], f["stages"], f["dense"])
@@ -106,4 +107,4 @@ def test_anomalyclip_prompts_and_maps_on_untrained_tiny_clip():
     # gradients reach the context vectors through the frozen tower, never its weights
     assert all(p.grad is None for p in clip.model.parameters())
     z = zero_shot_maps(f["image"], f["dense"], clip.encode_texts(["a normal thing", "an odd thing"]))
-    assert z["prob"].shape == (3, 3, 3)
+    assert z["prob"].shape == (3, side, side)

@@ -100,12 +100,12 @@ def test_clip_shapes_and_crops(tiny_clip):
 
 
 def test_resnet_tower_squash_preprocessing_and_stage_tokens(tmp_path):
-    """The zoo's default tower: ModifiedResNet, whole frame squashed to S x S, stage maps as tokens."""
+    """The zoo's ResNet option: ModifiedResNet, whole frame squashed to S x S, stage maps as tokens."""
     from vadkit.models import load_clip
     from vadkit.models.clip import preprocess_frames
     from vadkit.models.zoo import ClipTrainConfig, _new_clip
 
-    clip = _new_clip(ClipTrainConfig(image_size=64, vision_width=8, text_layers=1))
+    clip = _new_clip(ClipTrainConfig(tower="resnet", image_size=64, vision_width=8, text_layers=1))
     assert clip.is_resnet and clip.resize_mode == "squash" and clip.width == 8 * 32
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 255, (2, 120, 160, 3), dtype=np.uint8)

@@ -268,7 +268,11 @@ class ClipModel:
             "model_cfg": self.model_cfg,
             "preprocess_cfg": {"mean": list(self.mean), "std": list(self.std), "resize_mode": self.resize_mode},
         })
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        from vadkit.models.locked_clip import is_locked_cfg, trained_state
+
+        # a locked image tower's trunk is read from its package, not written here
+        state = trained_state(self.model) if is_locked_cfg(self.model_cfg) else self.model.state_dict()
+        state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
         with atomic_write(d / "open_clip_model.safetensors") as fh:
             fh.write(_safetensors_bytes(state))
         return d
@@ -356,6 +360,10 @@ def load_open_clip(name: str, device=None, precision: str = "fp32") -> ClipModel
         check_weights(path)
     elif pretrained and Path(pretrained).expanduser().is_file():
         check_weights(pretrained)
+    from vadkit.models.locked_clip import is_locked_cfg
+
+    if path.is_dir() and is_locked_cfg(model_cfg):   # the zoo's tiny CLIP: packaged frozen trunk + saved rest
+        return _load_locked(path, name, model_cfg, device, precision)
     try:
         with weights_errors(name, "CLIP"):
             model, _, _ = open_clip.create_model_and_transforms(ident, pretrained=pretrained, device="cpu")
@@ -369,4 +377,22 @@ def load_open_clip(name: str, device=None, precision: str = "fp32") -> ClipModel
         except Exception:  # noqa: BLE001 - hub configs are not in the builtin registry
             model_cfg = None
     return ClipModel(model, tokenizer, name=name, arch=arch, pretrained=tag, model_cfg=model_cfg,
+                     device=device, precision=precision)
+
+
+def _load_locked(path: Path, name: str, model_cfg: dict, device, precision: str) -> ClipModel:
+    """A saved locked-image CLIP (:mod:`vadkit.models.locked_clip`): the trunk from its package, the rest from
+    ``open_clip_model.safetensors``."""
+    import open_clip
+    from safetensors.torch import load_file
+
+    from vadkit.models.locked_clip import build_locked_clip, load_trained_state
+
+    f = path / "open_clip_model.safetensors"
+    if not f.is_file():
+        raise ModelNotFoundError(f"{path}: no open_clip_model.safetensors")
+    model = build_locked_clip(model_cfg)
+    load_trained_state(model, load_file(str(f)), f)
+    tok = open_clip.get_tokenizer("ViT-B-32")      # the open_clip BPE the tiny CLIP was trained with
+    return ClipModel(model, tok, name=name, arch=str(path.resolve()), pretrained="local", model_cfg=model_cfg,
                      device=device, precision=precision)

@@ -5,10 +5,10 @@ Entries (name -> class; evaluated on the SynthVAD smoke *test* split):
 =================  =============================================  ==========================================
 entry              class                                          trained on
 =================  =============================================  ==========================================
-``tiny-clip``      open_clip ``CLIP`` (custom config: ResNet      the *pretraining corpus* (800 SynthVAD
-                   image tower as in CLIP RN50, 2-block text      videos of their own seed, never a chapter's
-                   transformer, real open_clip BPE tokenizer)      data): frames <-> captions, frames <->
-                                                                   category prompts, agent crops <-> agents
+``tiny-clip``      open_clip ``CLIP`` (custom config: frozen      the *pretraining corpus* (800 SynthVAD
+                   packaged EfficientNet-Lite0 under a trained    videos of their own seed, never a chapter's
+                   attention pool (:mod:`.locked_clip`), 2-block  data): frames <-> captions, frames <->
+                   text transformer, open_clip BPE tokenizer)      category prompts, agent crops <-> agents
 ``tiny-lit``       LiT (:mod:`.lit`): real EfficientNet-Lite0     the pretraining corpus, the tiny CLIP's
                    (ImageNet) and MiniLM towers, both frozen;     pairs; only the heads are trained
                    attention-pool head + text MLP trained
@@ -30,7 +30,9 @@ entry              class                                          trained on
 
 The tiny CLIP plays the part of a web-pretrained CLIP that the VAD methods keep frozen, so it learns from
 data the chapters never train on (:func:`vadkit.data.synth.pretrain_dataset`); trained on the 160 smoke
-training videos alone, its frame features carried no anomaly signal on test (zero-shot AUC 0.47).
+training videos alone, its frame features carried no anomaly signal on test (zero-shot AUC 0.47). Its image
+trunk is real ImageNet features (LiT's locked-image recipe): only the pool over them and the text tower learn
+SynthVAD (:class:`ClipTrainConfig` says what the from-scratch ResNet tower it replaced measured).
 
 Each entry lives in ``vadkit.paths.cache_dir()/zoo/<entry>-<hash>`` where the hash covers the training
 config, :data:`ZOO_VERSION` and the identity of the SynthVAD data (its ``synthvad.json`` digest, and for an
@@ -97,21 +99,30 @@ def agent_prompt(agent: str) -> str:
 
 @dataclass
 class ClipTrainConfig:
-    """The tiny CLIP: an open_clip ``CLIP`` with a ModifiedResNet image tower (the RN50 family's design,
-    scaled down) and a 2-block text transformer, trained contrastively on the pretraining corpus
-    (:func:`vadkit.data.synth.pretrain_dataset`): 330-430 s on 2 CPU cores, plus ~75 s to generate the corpus.
+    """The tiny CLIP: an open_clip ``CLIP`` whose image tower is the packaged ImageNet EfficientNet-Lite0, frozen,
+    under a trained attention pool (:mod:`vadkit.models.locked_clip`), and whose 2-block text transformer is
+    trained from scratch, contrastively, on the pretraining corpus (:func:`vadkit.data.synth.pretrain_dataset`).
+    The frozen layer4 maps of every training frame (``image_size`` square) and agent crop (``crop_size``) are
+    computed once, so a step costs only the pool and the text tower.
 
-    Why a ResNet tower: on SynthVAD an anomaly covers a few hundred of 19 200 pixels (a fallen person,
-    debris, a car on the walkway). 2-block ViTs trained from scratch (48-128 px, 240-600 steps, with or without
-    the corpus) kept test balanced event accuracy at 0.13-0.19 and zero-shot anomaly AUC at 0.44-0.58, and on the
-    corpus did not even fit their training frames (balanced accuracy 0.17); the same budget with this tower gave
-    0.16-0.26 and 0.56-0.61. ``tower="vit"`` keeps the ViT option (``patch_size``, ``vision_layers``).
+    Why a locked real tower (zoo v3): the previous tiny CLIP, a 96-px ModifiedResNet trained from scratch
+    (``tower="resnet"``, kept), cost 813 s of the zoo's cold build on 2 cores (0.93 s a step, intrinsic), never
+    read a frame as "normal" (normal recall 0.0; event balanced accuracy 0.136-0.167, chance 0.111) and gave
+    chapter 02's linear probe frame AUC 0.58: its features barely saw SynthVAD's anomalies. Frozen ImageNet
+    features with the same probe reached 0.63 (layer4, pooled), the LiT head on them 0.65.
+    Measured (2026-12-04, 2 threads): 227 s (94 s of it the frozen pass); agent / event balanced accuracy 0.85 /
+    0.35, zero-shot frame AUC 0.64, chapter 02's probe 0.59 on the smoke world; on the sparse world variant of
+    ``benchmarks/world_probe.py`` 0.82 / 0.41 / 0.74 and a probe of 0.73 (the ResNet tower: 0.07 event, probe 0.56).
+    Why a ResNet-style tower at all (not a ViT): on SynthVAD an anomaly covers a few hundred of 19 200 pixels;
+    2-block ViTs from scratch kept test balanced event accuracy at 0.13-0.19 (``tower="vit"`` keeps that option).
     Why the pretraining corpus: trained on the 160 smoke training videos alone, any frame encoder memorised them
     (a supervised CNN: train balanced accuracy 0.97, test 0.14, chance 0.11; with the corpus, test 0.25).
     """
 
-    tower: str = "resnet"              # resnet (open_clip ModifiedResNet) | vit
-    image_size: int = 96
+    tower: str = "locked"              # locked (frozen EfficientNet-Lite0) | resnet (ModifiedResNet) | vit
+    image_size: int = 224              # locked: the weights' own resolution (resnet was trained at 96)
+    crop_size: int = 96                # locked: agent crops (a 3 x 3 layer4 map; the pool's grid is resized)
+    pool_heads: int = 8                # locked: attention-pool heads over the 320 layer4 channels
     resize_mode: str = "squash"        # whole 4:3 frame -> S x S (a centre crop cut 20 px off each side)
     patch_size: int = 8                # vit only
     vision_width: int = 32             # resnet: stem width (stage 4 has 32 * vision_width channels); vit: width
@@ -122,17 +133,18 @@ class ClipTrainConfig:
     heads: int = 4
     embed_dim: int = 64
     context_length: int = 32
-    frames_per_video: int = 6          # uniform frames per pretraining video
-    anomalous_stride: int = 16         # plus one frame every 16 inside each anomalous segment
-    max_crops: int = 1                 # agent crops per sampled frame (agent <-> "a photo of a {agent}" pairs)
-    steps: int = 450
+    # the sampling of the LiT entry (2 uniform frames a video + one every 32 anomalous frames, 2 agent crops
+    # each): the frozen pass over them is most of the cost (~37 ms a 224-px frame on one thread)
+    frames_per_video: int = 2
+    anomalous_stride: int = 32
+    max_crops: int = 2                 # agent crops per sampled frame (agent <-> "a photo of a {agent}" pairs)
+    steps: int = 600
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.05
-    augment: bool = True               # random shift (+-3 px rows, +-4 px columns) and gain/offset jitter
-    # image forward/backward in chunks of 16 (0: the whole batch at once); BatchNorm then normalises each chunk
-    # with its own statistics ("ghost" batch norm) while the contrastive loss still sees all 64 pairs. On one CPU
-    # thread a chunk's activations stay in the cache: the image pass ran 2x faster (1.2 s -> 0.6 s per step)
+    augment: bool = True               # resnet/vit: random shift and gain/offset jitter (locked: maps fixed)
+    # resnet/vit: image forward/backward in chunks of 16 (0: the whole batch at once); BatchNorm then normalises
+    # each chunk with its own statistics ("ghost" batch norm) while the contrastive loss sees all pairs
     micro_batch: int = 16
     # kinds of pairs, one kind per step, cycled: caption (frame <-> its caption), event (frame <-> its category
     # prompt, class-balanced), agent (agent crop <-> "a photo of a {agent}"). Without agent steps the agent
@@ -291,7 +303,8 @@ class VLMTrainConfig:
 @dataclass
 class CaptionerTrainConfig:
     """The tiny captioner: the frozen tiny CLIP (``clip``, trained first) + a linear prefix bridge + a Llama
-    decoder, trained on frame -> caption pairs of the tiny CLIP's own training corpus (~1 min on 2 cores).
+    decoder, trained on frame -> caption pairs of the tiny CLIP's own training corpus (2026-12-04: 507 s beside
+    another job, BLEU-4 0.47 and 98 % distinct captions; on the 96-px ResNet CLIP 146 s, 0.32 and 45 %).
 
     Why not the tiny VLM asked for a caption (the zoo's captioner until version 2): its 48-pixel ViT tower,
     trained from scratch on 160 videos, gave the same sentence for every one of 480 test frames, and every
@@ -300,9 +313,11 @@ class CaptionerTrainConfig:
 
     clip: ClipTrainConfig = field(default_factory=ClipTrainConfig)
     lm: LMTrainConfig = field(default_factory=lambda: LMTrainConfig(max_len=64))
-    grid_layer: int = -1               # CLIP tap for the spatial tokens (ResNet: stage 4, 3 x 3 at 96 px)
-    frames_per_video: int = 6
-    anomalous_stride: int = 16
+    grid_layer: int = -1               # CLIP tap for the spatial tokens (stage 4: 7 x 7 x 320 at 224 px)
+    # the tiny CLIP's own frames (2 a video + one every 32 anomalous): the frozen 224-px pass over them is most
+    # of the cost (6 a video + one every 16, the sampling of the 96-px ResNet CLIP, took 8 344 frames, ~6 min)
+    frames_per_video: int = 2
+    anomalous_stride: int = 32
     steps: int = 500
     batch_size: int = 32
     lr: float = 3e-3
@@ -587,7 +602,11 @@ def metadata(entry: str, root: Path | None = None) -> dict:
 # ---------------------------------------------------------------------------------------------------
 def clip_model_cfg(c: ClipTrainConfig) -> dict:
     """open_clip ``CLIP(**cfg)`` kwargs: ModifiedResNet (``vision_cfg.layers`` a list) or ViT tower."""
-    if c.tower == "resnet":
+    if c.tower == "locked":
+        from vadkit.models.locked_clip import locked_vision_cfg
+
+        vision = locked_vision_cfg(c.image_size, c.pool_heads, c.crop_size)
+    elif c.tower == "resnet":
         # open_clip: heads = width * 32 // head_width; stage 4 has width * 32 channels
         vision = {"image_size": c.image_size, "layers": list(c.resnet_layers), "width": c.vision_width,
                   "head_width": 64}
@@ -597,13 +616,15 @@ def clip_model_cfg(c: ClipTrainConfig) -> dict:
     else:
         from vadkit.errors import ConfigError
 
-        raise ConfigError(f"ClipTrainConfig.tower must be 'resnet' or 'vit', got {c.tower!r}")
+        raise ConfigError(f"ClipTrainConfig.tower must be 'locked', 'resnet' or 'vit', got {c.tower!r}")
     return {"embed_dim": c.embed_dim, "vision_cfg": vision,
             "text_cfg": {"context_length": c.context_length, "vocab_size": 49408, "width": c.text_width,
                          "heads": c.heads, "layers": c.text_layers}}
 
 
-def _new_clip(c: ClipTrainConfig):
+def _new_clip(c: ClipTrainConfig, *, pretrained_trunk: bool = True):
+    """A fresh tiny CLIP of config ``c`` (seeded). ``pretrained_trunk=False``: a locked tower's trunk drawn at
+    random too (the untrained twin)."""
     import open_clip
     from open_clip.transform import PreprocessCfg
 
@@ -611,6 +632,12 @@ def _new_clip(c: ClipTrainConfig):
 
     torch.manual_seed(c.seed)
     cfg = clip_model_cfg(c)
+    if c.tower == "locked":
+        from vadkit.models.locked_clip import build_locked_clip
+
+        model = build_locked_clip(cfg, pretrained_trunk=pretrained_trunk)
+        tok = open_clip.get_tokenizer("ViT-B-32")
+        return ClipModel(model, tok, name="zoo:tiny-clip", arch="tiny-clip", pretrained="synthvad", model_cfg=cfg)
     model = open_clip.model.CLIP(**cfg)
     # the same preprocessing record open_clip's factory attaches, so a reload preprocesses identically
     open_clip.model.set_model_preprocess_cfg(model, asdict(PreprocessCfg(size=c.image_size, resize_mode=c.resize_mode)))
@@ -619,9 +646,10 @@ def _new_clip(c: ClipTrainConfig):
 
 
 def untrained_clip(c: ClipTrainConfig | None = None):
-    """The tiny CLIP's untrained twin: the same architecture and seeded initialisation, no training (the
-    control of every held-out figure and of the linear probe in chapter 02)."""
-    return _new_clip(c or ClipTrainConfig())
+    """The tiny CLIP's untrained twin: the same architecture and seeded initialisation, no training and no
+    pretraining (a locked tower's trunk is drawn at random as well): the control of every held-out figure and of
+    the linear probe in chapter 02."""
+    return _new_clip(c or ClipTrainConfig(), pretrained_trunk=False)
 
 
 def _soft_targets(keys: list[str]) -> torch.Tensor:
@@ -737,6 +765,8 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool, corpu
     cached as a zoo entry)."""
     from vadkit.data.synth import CLASS_NAMES
 
+    if c.tower == "locked":
+        return _train_locked_clip(root, c, out, progress, corpus)
     rng = random.Random(c.seed)
     train = synth_text(str(corpus or training_root(root, c)), "train", c.frames_per_video, c.seed, c.max_crops,
                        c.anomalous_stride)
@@ -793,6 +823,81 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool, corpu
     metrics["n_train_frames"] = len(train.labels)
     metrics["n_train_videos"] = len(train.ds)
     metrics["train_root"] = Path(train.root).name
+    clip.save_pretrained(out)
+    return metrics
+
+
+def _locked_maps(clip, images, size: int, batch_size: int = 16) -> torch.Tensor:
+    """Frozen layer4 maps ``[N, 320, S/32, S/32]`` (float16) of uint8 images (a list of any sizes or an array),
+    each resized whole to ``size x size`` with the tiny CLIP's preprocessing."""
+    from vadkit.models.clip import preprocess_frames
+
+    def px(chunk):
+        if isinstance(chunk, list):
+            return torch.cat([px(np.asarray(im)[None]) for im in chunk])
+        return preprocess_frames(chunk, size, clip.mean, clip.std, "center", device=clip.device,
+                                 resize_mode="squash")
+
+    outs = [clip.model.visual.stage_maps(px(images[i:i + batch_size]).contiguous(
+        memory_format=torch.channels_last)).half() for i in range(0, len(images), batch_size)]
+    return torch.cat(outs) if outs else torch.zeros((0, 320, 1, 1), dtype=torch.float16)
+
+
+def _train_locked_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool, corpus: Path | None) -> dict:
+    """:func:`_train_clip` for ``tower="locked"``: the frozen trunk's maps of the training frames and crops once,
+    then the attention pool and the text transformer (same pairs, schedule and loss)."""
+    from tqdm.auto import tqdm
+
+    from vadkit.data.synth import CLASS_NAMES
+
+    rng = random.Random(c.seed)
+    train = synth_text(str(corpus or training_root(root, c)), "train", c.frames_per_video, c.seed, c.max_crops,
+                       c.anomalous_stride)
+    test = synth_text(str(root), "test", 4, c.seed + 1)
+    clip = _new_clip(c)
+    untrained = {f"untrained_{k}": v for k, v in evaluate_clip(untrained_clip(c), test, CLASS_NAMES).items()
+                 if "acc" in k or "auc" in k}
+    t0 = time.time()
+    with tqdm(total=2, desc="zoo: tiny-clip frozen maps", disable=not progress, leave=False) as bar:
+        fmaps = _locked_maps(clip, train.frames, c.image_size)
+        bar.update(1)
+        cmaps = _locked_maps(clip, list(train.crops), c.crop_size)
+        bar.update(1)
+    encode_s = time.time() - t0
+    batches = _pair_sampler(train, c, rng)
+    model = clip.model.train()
+    model.token_embedding.sparse = True        # as _train_clip: SparseAdam on the rows a batch touches
+    dense = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("token_embedding")]
+    opt_emb = torch.optim.SparseAdam(list(model.token_embedding.parameters()), lr=c.lr, betas=(0.9, 0.98))
+    from vadkit.trainer import Schedule
+
+    sched_emb = Schedule("warmup_cosine", warmup_steps=max(1, c.steps // 10)).build(opt_emb, c.steps, c.steps, c.lr)
+    pool = model.visual.attnpool
+
+    def forward(kb):
+        _kind, batch = kb
+        maps = torch.stack([(fmaps if src == 0 else cmaps)[i] for src, i, _ in batch]).float()
+        texts = [t for _, _, t in batch]
+        return contrastive_loss(pool(maps), model.encode_text(clip.tokenize(texts)), model.logit_scale, texts)
+
+    def after_step(_step, _parts):
+        opt_emb.step()
+        sched_emb.step()
+        opt_emb.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+
+    final = fit_steps(model, batches, c.steps, c.lr, "zoo: tiny-clip", progress, forward, params=dense,
+                      step_hook=after_step, weight_decay=c.weight_decay, grad_clip=1.0)
+    model.token_embedding.sparse = False
+    model.eval()
+    metrics = evaluate_clip(clip, test, CLASS_NAMES)
+    metrics.update(untrained)
+    metrics["final_train_loss"] = final
+    metrics["n_train_frames"] = len(train.labels)
+    metrics["n_train_videos"] = len(train.ds)
+    metrics["train_root"] = Path(train.root).name
+    metrics["frozen_encode_seconds"] = round(encode_s, 1)
     clip.save_pretrained(out)
     return metrics
 
