@@ -757,6 +757,37 @@ def contrastive_loss(ie: torch.Tensor, te: torch.Tensor, logit_scale: torch.Tens
                   + torch.sum(-tgt * F.log_softmax(logits.T, 1), 1).mean())
 
 
+def _frozen_pass(encode, train: SynthText, c, desc: str, progress: bool):
+    """``(frame maps, crop maps, seconds)``: ``encode(images, size)`` over the training frames (``c.image_size``)
+    and agent crops (``c.crop_size``), once, before the heads train on them."""
+    from tqdm.auto import tqdm
+
+    t0 = time.time()
+    with tqdm(total=2, desc=f"{desc} frozen maps", disable=not progress, leave=False) as bar:
+        fmaps = encode(train.frames, c.image_size)
+        bar.update(1)
+        cmaps = encode(list(train.crops), c.crop_size)
+        bar.update(1)
+    return fmaps, cmaps, time.time() - t0
+
+
+def _contrastive_metrics(model, test: SynthText, untrained: dict, final: float, train: SynthText,
+                         encode_s: float | None = None) -> dict:
+    """Held-out figures of a trained tiny CLIP / LiT on ``test`` beside its untrained twin's, plus the training
+    record (``zoo.json``'s ``metrics``)."""
+    from vadkit.data.synth import CLASS_NAMES
+
+    metrics = evaluate_clip(model, test, CLASS_NAMES)
+    metrics.update(untrained)
+    metrics["final_train_loss"] = final
+    metrics["n_train_frames"] = len(train.labels)
+    metrics["n_train_videos"] = len(train.ds)
+    metrics["train_root"] = Path(train.root).name
+    if encode_s is not None:
+        metrics["frozen_encode_seconds"] = round(encode_s, 1)
+    return metrics
+
+
 def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool, corpus: Path | None = None) -> dict:
     """Contrastive training (symmetric InfoNCE with soft targets for repeated texts) on three kinds of pairs,
     one kind per step: frame <-> caption, frame <-> event-class prompt (class-balanced), agent crop <-> agent
@@ -817,12 +848,7 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool, corpu
     final = fit_steps(model, batches, c.steps, c.lr, "zoo: tiny-clip", progress, forward, params=dense,
                       step_hook=after_step, weight_decay=c.weight_decay, grad_clip=0.0)
     model.token_embedding.sparse = False
-    metrics = evaluate_clip(clip, test, CLASS_NAMES)
-    metrics.update(untrained)
-    metrics["final_train_loss"] = final
-    metrics["n_train_frames"] = len(train.labels)
-    metrics["n_train_videos"] = len(train.ds)
-    metrics["train_root"] = Path(train.root).name
+    metrics = _contrastive_metrics(clip, test, untrained, final, train)
     clip.save_pretrained(out)
     return metrics
 
@@ -846,8 +872,6 @@ def _locked_maps(clip, images, size: int, batch_size: int = 16) -> torch.Tensor:
 def _train_locked_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool, corpus: Path | None) -> dict:
     """:func:`_train_clip` for ``tower="locked"``: the frozen trunk's maps of the training frames and crops once,
     then the attention pool and the text transformer (same pairs, schedule and loss)."""
-    from tqdm.auto import tqdm
-
     from vadkit.data.synth import CLASS_NAMES
 
     rng = random.Random(c.seed)
@@ -857,13 +881,8 @@ def _train_locked_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool
     clip = _new_clip(c)
     untrained = {f"untrained_{k}": v for k, v in evaluate_clip(untrained_clip(c), test, CLASS_NAMES).items()
                  if "acc" in k or "auc" in k}
-    t0 = time.time()
-    with tqdm(total=2, desc="zoo: tiny-clip frozen maps", disable=not progress, leave=False) as bar:
-        fmaps = _locked_maps(clip, train.frames, c.image_size)
-        bar.update(1)
-        cmaps = _locked_maps(clip, list(train.crops), c.crop_size)
-        bar.update(1)
-    encode_s = time.time() - t0
+    fmaps, cmaps, encode_s = _frozen_pass(lambda ims, size: _locked_maps(clip, ims, size), train, c,
+                                          "zoo: tiny-clip", progress)
     batches = _pair_sampler(train, c, rng)
     model = clip.model.train()
     model.token_embedding.sparse = True        # as _train_clip: SparseAdam on the rows a batch touches
@@ -891,13 +910,7 @@ def _train_locked_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool
                       step_hook=after_step, weight_decay=c.weight_decay, grad_clip=1.0)
     model.token_embedding.sparse = False
     model.eval()
-    metrics = evaluate_clip(clip, test, CLASS_NAMES)
-    metrics.update(untrained)
-    metrics["final_train_loss"] = final
-    metrics["n_train_frames"] = len(train.labels)
-    metrics["n_train_videos"] = len(train.ds)
-    metrics["train_root"] = Path(train.root).name
-    metrics["frozen_encode_seconds"] = round(encode_s, 1)
+    metrics = _contrastive_metrics(clip, test, untrained, final, train, encode_s)
     clip.save_pretrained(out)
     return metrics
 
@@ -917,8 +930,6 @@ def _stage7_maps(lit, images, size, batch_size: int = 16) -> torch.Tensor:
 def _train_lit(root: Path, c: LitTrainConfig, out: Path, progress: bool, corpus: Path | None = None) -> dict:
     """LiT heads on the frozen real towers (see :class:`LitTrainConfig`); held-out figures on ``root``'s test
     split, next to the same model with untrained heads. ``corpus``: as :func:`_train_clip`'s."""
-    from tqdm.auto import tqdm
-
     from vadkit.data.synth import CLASS_NAMES
     from vadkit.models.lit import new_lit
 
@@ -929,13 +940,8 @@ def _train_lit(root: Path, c: LitTrainConfig, out: Path, progress: bool, corpus:
     lit = new_lit(c.head_config(), seed=c.seed)
     untrained = {f"untrained_{k}": v for k, v in evaluate_clip(lit, test, CLASS_NAMES).items()
                  if "acc" in k or "auc" in k}
-    t0 = time.time()
-    with tqdm(total=2, desc="zoo: tiny-lit frozen maps", disable=not progress, leave=False) as bar:
-        fmaps = _stage7_maps(lit, train.frames, c.image_size)
-        bar.update(1)
-        cmaps = _stage7_maps(lit, list(train.crops), c.crop_size)
-        bar.update(1)
-    encode_s = time.time() - t0
+    fmaps, cmaps, encode_s = _frozen_pass(lambda ims, size: _stage7_maps(lit, ims, size), train, c,
+                                          "zoo: tiny-lit", progress)
     batches = _pair_sampler(train, c, rng)
     heads = lit.heads.train()
 
@@ -953,13 +959,7 @@ def _train_lit(root: Path, c: LitTrainConfig, out: Path, progress: bool, corpus:
     final = fit_steps(heads, batches, c.steps, c.lr, "zoo: tiny-lit", progress, forward,
                       step_hook=after_step, weight_decay=c.weight_decay, grad_clip=1.0)
     lit.trained = True
-    metrics = evaluate_clip(lit, test, CLASS_NAMES)
-    metrics.update(untrained)
-    metrics["final_train_loss"] = final
-    metrics["n_train_frames"] = len(train.labels)
-    metrics["n_train_videos"] = len(train.ds)
-    metrics["train_root"] = Path(train.root).name
-    metrics["frozen_encode_seconds"] = round(encode_s, 1)
+    metrics = _contrastive_metrics(lit, test, untrained, final, train, encode_s)
     lit.save_pretrained(out)
     return metrics
 
