@@ -59,6 +59,48 @@ def test_anomalyclip_heatmaps_ignore_test_masks_and_metrics_recompute(small, tmp
     assert 0 <= metrics["pixel_auroc"] <= 1 and 0 <= metrics["rbdc"] <= 1
 
 
+def test_anomalyclip_shared_pass_matches_each_seed_alone_and_feeds_the_clip_prompt_baseline(small, monkeypatch):
+    """One frozen pass for every seed (``prime``) predicts exactly what each seed predicts alone, and the
+    CLIP-prompt baseline on the same frames reads that pass's features instead of running the tower again."""
+    import copy
+
+    import torch
+
+    import vadkit.methods.anomalyclip as ac_methods
+    from vadkit.chapters.anomalyclip import AnomalyCLIPConfig
+    from vadkit.experiment.recipes.anomalyclip import AnomalyCLIPMethod
+    from vadkit.experiment.recipes.heatmaps import ClipPromptHeatmaps
+    from vadkit.models.zoo import untrained_clip
+
+    clip = untrained_clip()
+    clip.model.requires_grad_(False)
+    cfg = _cfg(AnomalyCLIPConfig, frame_stride=16)
+    data = copy.copy(small)
+    data._memo = {}
+    alone = AnomalyCLIPMethod(small, cfg, clip)
+    shared = AnomalyCLIPMethod(data, cfg, clip)
+    models = {}
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        models[seed] = alone.build(seed)
+    expected = {s: alone.predict(models[s], "test")[0] for s in models}
+    fresh = ClipPromptHeatmaps(small, cfg, clip).predict(None, "test")[0]
+    shared.prime(models, ("test",), progress=False)
+    assert shared._primed and data._memo
+    monkeypatch.setattr(ac_methods, "clip_frame_features", lambda *a, **k: pytest.fail("tower ran again"))
+    for s in models:
+        shared.seed = s
+        got = shared.predict(models[s], "test")[0]
+        for vid, p in expected[s].items():
+            assert np.allclose(got[vid].heatmaps.astype(float), p.heatmaps.astype(float), atol=2e-3)
+            for k in p.scores:
+                assert np.allclose(got[vid].scores[k], p.scores[k], atol=1e-5), k
+    assert not shared._primed                       # handed out once, then freed
+    memo = ClipPromptHeatmaps(data, cfg, clip).predict(None, "test")[0]
+    for vid, p in fresh.items():
+        assert np.allclose(memo[vid].scores["heatmap"], p.scores["heatmap"], atol=1e-5)
+
+
 def test_ahd_trains_and_ignores_test_masks(small):
     from vadkit.chapters.t_vad import TVADConfig
     from vadkit.experiment.recipes.t_vad import AHDMethod

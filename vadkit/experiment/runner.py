@@ -191,6 +191,7 @@ def run_seed(method: Method, seed: int, *, cache_name: str, retrain: bool = Fals
     run.history = list(info.get("history", []))
     run.model = model
     val_preds, _ = method.predict(model, "val")
+    run.val_predictions = val_preds
     run.val = {k: float(method.validation_value(val_preds, k)) for k in method.candidates}
     run.selected = best_stream(run.val)
     preds, fails = method.predict(model, "test")
@@ -200,6 +201,10 @@ def run_seed(method: Method, seed: int, *, cache_name: str, retrain: bool = Fals
     if store is not None:
         save_predictions(Path(store) / method.name.replace("/", "_").replace(" ", "_") / f"seed{seed}", preds)
     return run
+
+
+#: what a failing seed raises; :func:`run_seeds` records these and goes on
+SEED_ERRORS = (VadkitError, ValueError, RuntimeError, KeyError, OSError)
 
 
 def run_seeds(method: Method | Callable[[int], Method], seeds: Iterable[int], *, cache_name: str,
@@ -214,7 +219,7 @@ def run_seeds(method: Method | Callable[[int], Method], seeds: Iterable[int], *,
         m = method(s) if callable(method) and not hasattr(method, "predict") else method
         try:
             out.append(run_seed(m, s, cache_name=cache_name, retrain=retrain, threads=threads, store=store))
-        except (VadkitError, ValueError, RuntimeError, KeyError, OSError) as err:
+        except SEED_ERRORS as err:
             out.append(SeedRun(getattr(m, "name", "method"), s, error=ErrorInfo.of(err)))
     return out
 

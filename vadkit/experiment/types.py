@@ -90,6 +90,7 @@ class SeedRun:
     selected: str | None = None
     test: dict[str, float] = field(default_factory=dict)
     predictions: dict[str, VideoPrediction] = field(default_factory=dict)
+    val_predictions: dict[str, VideoPrediction] = field(default_factory=dict)  # what selected the stream
     history: list[dict] = field(default_factory=list)
     cached: bool = False
     failures: dict[str, str] = field(default_factory=dict)

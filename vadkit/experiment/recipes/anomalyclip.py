@@ -58,6 +58,7 @@ class AnomalyCLIPMethod(HeatmapMethod):
         super().__init__(data, cfg)
         self.clip = clip
         self._aux = None
+        self._primed: dict[tuple[int, str], dict] = {}
 
     def key_fields(self) -> dict:
         from vadkit.models import model_identity
@@ -167,6 +168,28 @@ class AnomalyCLIPMethod(HeatmapMethod):
     def maps(self, model, frames, seed):
         return self.read_out([model], frames)[0]
 
+    def prime(self, models: dict[int, object], splits=("val", "test"), *, progress: bool = True) -> None:
+        """Predict ``splits`` for every seed's model (``{seed: model}``) with one frozen CLIP pass per video (the
+        chapter's costliest step, the same for every seed); :meth:`predict` then hands each seed its own."""
+        from tqdm.auto import tqdm
+
+        seeds = list(models)
+        if not seeds:
+            return
+        for split in splits:
+            out: dict[int, dict] = {s: {} for s in seeds}
+            items = self.data.split(split).items()
+            for vid, ann in tqdm(items, desc=f"AnomalyCLIP {split}", leave=False, disable=not progress):
+                idx, frames = self.data.frames(ann)
+                for s, (streams, hm) in zip(seeds, self.read_out([models[s] for s in seeds], frames)):
+                    out[s][vid] = self.prediction(ann, idx, streams, hm)
+            for s in seeds:
+                self._primed[(s, split)] = out[s]
+
+    def predict(self, model, split: str):
+        primed = self._primed.pop((getattr(self, "seed", 0), split), None)
+        return (primed, {}) if primed is not None else super().predict(model, split)
+
     def read_out(self, models, frames) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
         """``frames [N, H, W, 3]`` -> per model ``({"image": [N], "glocal": [N]}, heatmaps [N, h, w])``; the
         frozen CLIP features are computed once for all ``models`` (the seeds share them)."""
@@ -176,6 +199,7 @@ class AnomalyCLIPMethod(HeatmapMethod):
         from vadkit.methods.heatmap import frame_scores
 
         f = clip_frame_features(self.clip, frames, self.cfg.stages)
+        self.data.keep(("clip-global", self.clip.name), frames, {"image": f["image"], "dense": f["dense"]})
         out = []
         for model in models:
             with torch.no_grad():
@@ -209,13 +233,38 @@ def describe_data(cfg, data) -> str:
             f"{data.frame_size[1]}x{data.frame_size[0]} px")
 
 
+def run_anomalyclip(method: AnomalyCLIPMethod, seeds, *, retrain: bool = False, threads: int = 0, store=None,
+                    progress: bool = True) -> list:
+    """Every seed through the runner (weights cached under ``anomalyclip`` by the declared key), the frozen CLIP
+    pass shared: each seed's prompts are trained or loaded first, then one pass per video predicts validation
+    and test for all of them (:meth:`AnomalyCLIPMethod.prime`), and the runner selects and evaluates each seed
+    as usual. A seed that fails is left to the runner, which records its error."""
+    from vadkit.experiment.runner import SEED_ERRORS, run_seeds, trained_model
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    models, cached = {}, {}
+    for s in seeds:
+        try:
+            models[s], _, cached[s] = trained_model(method, s, cache_name="anomalyclip", retrain=retrain)
+        except SEED_ERRORS:
+            continue
+    method.prime(models, progress=progress)
+    runs = run_seeds(method, seeds, cache_name="anomalyclip", threads=threads, store=store, progress=progress)
+    for r in runs:
+        r.cached = cached.get(r.seed, r.cached)
+    return runs
+
+
 def train_seeds(data, cfg, *, progress: bool = True) -> list:
-    """AnomalyCLIP for every seed through the runner (weights cached by the declared key)."""
-    from vadkit.experiment.runner import predictions_dir, run_seeds
+    """AnomalyCLIP for every seed (:func:`run_anomalyclip`)."""
+    from vadkit.experiment.runner import predictions_dir
 
     method = AnomalyCLIPMethod(data, cfg, data.models["clip"])
-    return run_seeds(method, cfg.seeds, cache_name="anomalyclip", retrain=cfg.retrain, threads=cfg.threads,
-                     store=predictions_dir(cfg.CHAPTER, cfg.profile), progress=progress)
+    return run_anomalyclip(method, cfg.seeds, retrain=cfg.retrain, threads=cfg.threads,
+                           store=predictions_dir(cfg.CHAPTER, cfg.profile), progress=progress)
 
 
 def bench_scores(data, cfg, runs, bench, *, stride: int | None = None, run=None, progress: bool = True) -> list[dict]:
@@ -308,20 +357,6 @@ def threshold_on_val(val_preds, test_preds, data, cfg, thresholds=REGION_THRESHO
     return {"threshold": best, "val_rbdc": sweep[best]["rbdc"], "val_tbdc": sweep[best]["tbdc"], **test}
 
 
-def _val_heatmaps(method, models, data) -> list[dict]:
-    """Validation heatmaps of AnomalyCLIP ``models`` on every :data:`VAL_EVERY`-th scored frame (one dict per
-    model), the features computed once."""
-    from vadkit.experiment.types import VideoPrediction
-
-    out: list[dict] = [{} for _ in models]
-    for vid, ann in data.split("val").items():
-        idx, frames = data.frames(ann)
-        idx, frames = idx[::VAL_EVERY], frames[::VAL_EVERY]
-        for k, (_, hm) in enumerate(method.read_out(models, frames)):
-            out[k][vid] = VideoPrediction(vid, scores={}, heatmaps=np.asarray(hm, np.float16), heatmap_frames=idx)
-    return out
-
-
 def _every(p, k: int):
     import dataclasses
 
@@ -330,25 +365,22 @@ def _every(p, k: int):
 
 def region_threshold_table(data, cfg, runs, baselines, *, thresholds=REGION_THRESHOLDS, run=None):
     """RBDC / TBDC (%) with each method's region threshold chosen on validation (:func:`threshold_on_val`):
-    AnomalyCLIP (every seed), the flow cells and the CLIP prompts. The validation heatmaps are computed here
-    (the runner keeps only the test predictions), on every :data:`VAL_EVERY`-th scored frame; the random heatmap
+    AnomalyCLIP (every seed), the flow cells and the CLIP prompts. The sweep reads the validation heatmaps each
+    run was selected on (``SeedRun.val_predictions``), every :data:`VAL_EVERY`-th scored frame; the random heatmap
     is left out (no threshold makes noise localise). With a registry ``run`` each run's threshold, RBDC and TBDC
     are logged as ``val_threshold/<method>/run<k>/<key>``. Returns ``(DataFrame, {method: [per-run dict]})``."""
     import pandas as pd
 
-    from vadkit.experiment.recipes.heatmaps import ClipPromptHeatmaps, FlowCellHeatmaps
+    def every(r):
+        return {k: _every(p, VAL_EVERY) for k, p in r.val_predictions.items()}
 
     ok = [r for r in runs if r.ok]
-    val = {"AnomalyCLIP": _val_heatmaps(AnomalyCLIPMethod(data, cfg, data.models["clip"]), [r.model for r in ok],
-                                        data)}
+    val = {"AnomalyCLIP": [every(r) for r in ok]}
     test = {"AnomalyCLIP": [r.predictions for r in ok]}
-    others = {"flow cells (classical)": lambda: FlowCellHeatmaps(data, cfg),
-              "CLIP prompts (zero-shot)": lambda: ClipPromptHeatmaps(data, cfg, data.models["clip"])}
-    for name, make in others.items():
+    for name in ("flow cells (classical)", "CLIP prompts (zero-shot)"):
         done = [r for r in baselines.get(name, []) if r.ok]
         if done:
-            v = make().predict(None, "val")[0]
-            val[name] = [{k: _every(p, VAL_EVERY) for k, p in v.items()}]
+            val[name] = [every(done[0])]
             test[name] = [done[0].predictions]
     res = {n: [threshold_on_val(v, t, data, cfg, thresholds) for v, t in zip(val[n], test[n])] for n in val}
     if run is not None:

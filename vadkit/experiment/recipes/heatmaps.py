@@ -73,6 +73,7 @@ class HeatmapData:
     models: dict = field(default_factory=dict)  # frozen models the chapter loads once (name -> model)
     _frames: dict = field(default_factory=dict, repr=False)
     _sizes: dict = field(default_factory=dict, repr=False)
+    _memo: dict = field(default_factory=dict, repr=False)
 
     def split(self, name: str):
         return self.splits.split(name)
@@ -92,6 +93,20 @@ class HeatmapData:
                 return idx, fr
             self._frames[key] = (idx, fr)
         return self._frames[key]
+
+    def frozen(self, tag: tuple, frames: np.ndarray, make=None):
+        """A frozen model's output for these frames, computed once per process: ``make()`` the first time
+        (``None`` when there is no ``make`` and nothing was kept), keyed by ``tag`` (the model and what is read
+        out) and the frames' content digest, so two methods that read the same frozen model on the same frames
+        (chapter 32's prompts and its CLIP-prompt baseline) pay for one pass. :meth:`keep` stores one."""
+        key = (tag, hashlib.blake2b(np.ascontiguousarray(frames).data, digest_size=16).hexdigest())
+        if key not in self._memo and make is not None:
+            self._memo[key] = make()
+        return self._memo.get(key)
+
+    def keep(self, tag: tuple, frames: np.ndarray, value) -> None:
+        """Store ``value`` as :meth:`frozen`'s output for ``tag`` on these frames."""
+        self.frozen(tag, frames, lambda: value)
 
     def size_of(self, ann) -> tuple[int, int]:
         """``(H, W)`` of one video's frames (UBnormal's scenes differ in size)."""
@@ -249,20 +264,25 @@ class HeatmapMethod:
         raise NotImplementedError
 
     def predict(self, model, split: str):
-        from vadkit.methods.heatmap import frame_scores, regions
-
-        preds, fails = {}, {}
+        preds = {}
         seed = getattr(self, "seed", 0)
         for vid, ann in self.data.split(split).items():
             idx, frames = self.data.frames(ann)
-            streams, hm = self.maps(model, frames, seed)
-            streams = {"heatmap": frame_scores(hm, self.cfg.frame_score), **streams}
-            T = int(ann.num_frames)
-            preds[vid] = VideoPrediction(
-                vid, scores={k: per_frame(v, self.data.stride, T) for k, v in streams.items()},
-                heatmaps=np.asarray(hm, np.float16), heatmap_frames=idx,
-                regions=regions(hm, idx, self.data.size_of(ann), threshold=self.cfg.threshold))
-        return preds, fails
+            preds[vid] = self.prediction(ann, idx, *self.maps(model, frames, seed))
+        return preds, {}
+
+    def prediction(self, ann, idx: np.ndarray, streams: dict[str, np.ndarray], hm: np.ndarray) -> VideoPrediction:
+        """One video's :class:`VideoPrediction` from the maps of its scored frames ``idx``: the heatmap's frame
+        score as the stream ``"heatmap"`` beside the method's own, every stream held over the frames to the next
+        scored one, the heatmaps (float16) and their regions at ``cfg.threshold``."""
+        from vadkit.methods.heatmap import frame_scores, regions
+
+        streams = {"heatmap": frame_scores(hm, self.cfg.frame_score), **streams}
+        T = int(ann.num_frames)
+        return VideoPrediction(
+            ann.video_id, scores={k: per_frame(v, self.data.stride, T) for k, v in streams.items()},
+            heatmaps=np.asarray(hm, np.float16), heatmap_frames=idx,
+            regions=regions(hm, idx, self.data.size_of(ann), threshold=self.cfg.threshold))
 
     def validation_value(self, preds, stream: str) -> float:
         return frame_auc(preds, self.data.split("val"), stream)["micro"]
@@ -360,7 +380,8 @@ class ClipPromptHeatmaps(HeatmapMethod):
     def maps(self, model, frames, seed):
         from vadkit.methods.anomalyclip import clip_frame_features, zero_shot_maps
 
-        f = clip_frame_features(self.clip, frames, stages=())
+        f = self.data.frozen(("clip-global", self.clip.name), frames,
+                             lambda: clip_frame_features(self.clip, frames, stages=()))
         z = zero_shot_maps(f["image"], f["dense"], self.text)
         return {"image": z["image"].numpy()}, z["prob"].numpy()
 

@@ -259,21 +259,14 @@ class AHDMethod(HeatmapMethod):
     def predict(self, model, split: str):
         import torch
 
-        from vadkit.experiment.recipes.heatmaps import per_frame
-        from vadkit.experiment.types import VideoPrediction
-        from vadkit.methods.heatmap import frame_scores, regions
+        from vadkit.methods.heatmap import frame_scores
 
         preds = {}
         with torch.no_grad():
             for vid, ann in self.data.split(split).items():
                 idx, feats = self.video_taps(ann)
                 hm = model([f.float() for f in feats])["prob"].numpy()
-                T = int(ann.num_frames)
-                streams = {"heatmap": frame_scores(hm, self.cfg.frame_score), "topk": frame_scores(hm, "topk")}
-                preds[vid] = VideoPrediction(
-                    vid, scores={k: per_frame(v, self.data.stride, T) for k, v in streams.items()},
-                    heatmaps=hm.astype(np.float16), heatmap_frames=idx,
-                    regions=regions(hm, idx, self.data.size_of(ann), threshold=self.cfg.threshold))
+                preds[vid] = self.prediction(ann, idx, {"topk": frame_scores(hm, "topk")}, hm)
         return preds, {}
 
 
@@ -360,14 +353,14 @@ def bench_scores(data, cfg, ahd_runs: list, *, progress: bool = True) -> dict | 
 def anomalyclip_row(data, cfg, *, progress: bool = True) -> list:
     """AnomalyCLIP (chapter 32's method and smoke settings) on this chapter's frames; its weights are cached
     under the shared name ``anomalyclip`` by their own key, so chapter 32's training is reused."""
-    from vadkit.experiment.recipes.anomalyclip import AnomalyCLIPChapterConfig, AnomalyCLIPMethod
-    from vadkit.experiment.runner import predictions_dir, run_seeds
+    from vadkit.experiment.recipes.anomalyclip import AnomalyCLIPChapterConfig, AnomalyCLIPMethod, run_anomalyclip
+    from vadkit.experiment.runner import predictions_dir
 
     ac_cfg = AnomalyCLIPChapterConfig.resolve("smoke", frame_stride=cfg.frame_stride,
                                               threshold=cfg.threshold, beta=cfg.beta, alpha=cfg.alpha)
     m = AnomalyCLIPMethod(data, ac_cfg, data.models["clip"])
-    return run_seeds(m, cfg.seeds, cache_name="anomalyclip", threads=cfg.threads,
-                     store=predictions_dir(cfg.CHAPTER, cfg.profile), progress=progress)
+    return run_anomalyclip(m, cfg.seeds, threads=cfg.threads, store=predictions_dir(cfg.CHAPTER, cfg.profile),
+                           progress=progress)
 
 
 def models_label(cfg) -> str:
