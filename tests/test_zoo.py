@@ -125,6 +125,39 @@ def test_train_or_load_lit(synth_root, home):
     assert zoo.train_or_load("tiny-lit", root=synth_root, config=cfg, progress=False) == d
 
 
+def test_frozen_corpus_maps_are_computed_once_shared_and_recomputed_when_damaged(synth_root, home, caplog):
+    """The tiny CLIP, the LiT and the captioner read one stored frozen pass: it is the LiT trunk's own maps and
+    the captioner's own CLIP features, a second call reads it, and a damaged file is recomputed, not trusted."""
+    import torch
+
+    from vadkit.models import zoo
+    from vadkit.models.captioner import clip_image_features
+    from vadkit.models.lit import new_lit
+
+    train = zoo.SynthText(synth_root, "train", 2, seed=0, max_crops=1, anomalous_stride=8)
+    fm, cm, took = zoo.corpus_maps(train, 64, 32, progress=False)
+    assert took > 0 and fm.shape == (len(train.frames), 320, 2, 2) and cm.shape == (len(train.crops), 320, 1, 1)
+    (blob,) = (home / "cache" / "zoo" / "_frozen").glob("*.safetensors")
+    again, _, took = zoo.corpus_maps(train, 64, 32, progress=False)
+    assert took == 0 and torch.equal(again, fm)
+    # another sampling or size is another file
+    zoo.corpus_maps(zoo.SynthText(synth_root, "train", 3, seed=0, max_crops=1), 64, 32, progress=False)
+    assert len(list(blob.parent.glob("*.safetensors"))) == 2
+    lit = new_lit({"image_size": [64, 64], "width": 32, "embed_dim": 16, "heads": 2})
+    own = zoo._stage7_maps(lit, train.frames, (64, 64))
+    assert torch.allclose(own.float(), fm.permute(0, 2, 3, 1).float(), atol=2e-2)
+    clip_cfg = zoo.ClipTrainConfig(image_size=64, crop_size=32, embed_dim=16, text_width=32, text_layers=1)
+    clip = zoo._new_clip(clip_cfg)
+    cap_cfg = zoo.CaptionerTrainConfig(clip=clip_cfg, frames_per_video=2, anomalous_stride=8)
+    pooled, grid = zoo._captioner_inputs(clip, train, cap_cfg, progress=False)
+    p_ref, g_ref = clip_image_features(clip, train.frames, -1)
+    assert torch.allclose(pooled, p_ref, atol=2e-2) and torch.allclose(grid, g_ref, atol=2e-2)
+    blob.write_bytes(blob.read_bytes()[:-7] + b"damaged")
+    with caplog.at_level("WARNING"):
+        fixed, _, took = zoo.corpus_maps(train, 64, 32, progress=False)
+    assert took > 0 and "fail their digest" in caplog.text and torch.equal(fixed, fm)
+
+
 def test_train_captioner_on_frozen_clip_and_load(synth_root, home):
     from vadkit.models import load_captioner, zoo
     from vadkit.models.captioner import PrefixCaptioner

@@ -47,6 +47,7 @@ PRODUCERS: dict[str, int] = {
     "features": 2,          # CLIP snippet feature stores (2: per-entry digests, dataset identity in the key)
     "trained-weights": 1,   # the experiment runner's train-or-load cache
     "model-calls": 1,       # LLM generations, VLM chats, frame captions
+    "zoo-frozen-maps": 1,   # the zoo's shared frozen EfficientNet-Lite0 maps of its corpus (zoo.corpus_maps)
 }
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".ckpt", ".npz")

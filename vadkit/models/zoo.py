@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import os
 import random
@@ -76,6 +77,8 @@ import torch.nn.functional as F
 from vadkit import paths
 from vadkit.errors import ModelNotFoundError
 from vadkit.io_utils import atomic_dir, atomic_write_json, content_hash
+
+log = logging.getLogger(__name__)
 
 ZOO_VERSION = 2  # 2: tiny CLIP (ResNet tower, whole frame, pretraining corpus); captioner of its own
 ENTRIES = ("tiny-clip", "tiny-lit", "tiny-llm", "tiny-instruct", "tiny-vlm", "tiny-captioner", "tiny-describer")
@@ -111,7 +114,10 @@ class ClipTrainConfig:
     chapter 02's linear probe frame AUC 0.58: its features barely saw SynthVAD's anomalies. Frozen ImageNet
     features with the same probe reached 0.63 (layer4, pooled), the LiT head on them 0.65.
     Measured (2026-12-04, 2 threads): 227 s (94 s of it the frozen pass); agent / event balanced accuracy 0.85 /
-    0.35, zero-shot frame AUC 0.64, chapter 02's probe 0.59 on the smoke world; on the sparse world variant of
+    0.35, zero-shot frame AUC 0.64, chapter 02's probe 0.59 on the smoke world; cold in ``vadkit zoo train`` (one
+    thread beside another worker, the pass now shared with tiny-lit and the captioner: :func:`corpus_maps`) 257 s
+    (122 s the pass), 0.85 / 0.33, AUC 0.65, probe 0.62 (same recipe and data; CPU batches of 4, not 16, which
+    change float rounding only); on the sparse world variant of
     ``benchmarks/world_probe.py`` 0.82 / 0.41 / 0.74 and a probe of 0.73 (the ResNet tower: 0.07 event, probe 0.56).
     Why a ResNet-style tower at all (not a ViT): on SynthVAD an anomaly covers a few hundred of 19 200 pixels;
     2-block ViTs from scratch kept test balanced event accuracy at 0.13-0.19 (``tower="vit"`` keeps that option).
@@ -163,17 +169,23 @@ class LitTrainConfig:
     (``image_size``) and agent crop (``crop_size``, the head's positional grid resized) are computed once, so a
     step costs only the heads."""
 
-    image_size: list[int] = field(default_factory=lambda: [192, 256])   # (H, W): SynthVAD's 4:3 frame, 1.6x
-    crop_size: list[int] = field(default_factory=lambda: [96, 128])
+    # (H, W). Square, as the tiny CLIP's (the whole 4:3 frame squashed): the frozen maps are then the very ones
+    # the tiny CLIP trains on (:func:`corpus_maps`), read, not computed again. Measured cold on 2 cores
+    # (2026-12-04): 4:3 192 x 256 cost 366 CPU-s of its own pass, 224 x 224 shared 152 s in all (0 s of pass);
+    # held-out agent / event balanced accuracy 0.91 / 0.35 -> 0.87 / 0.31, zero-shot frame AUC 0.62 -> 0.60, probe
+    # 0.65 -> 0.63:
+    # a small loss for the zoo's 12-minute budget (the whole zoo: 1524 -> 616 s wall)
+    image_size: list[int] = field(default_factory=lambda: [224, 224])
+    crop_size: list[int] = field(default_factory=lambda: [96, 96])
     width: int = 192
     embed_dim: int = 128
     heads: int = 4
     # the frozen pass over the training frames is most of this entry's cost (~37 ms a frame at 192 x 256 on one
-    # thread). Measured on the same corpus and test split: 4 uniform frames a video + one every 16 anomalous
-    # frames (6 789 frames, 1 crop each) took 691 CPU-s; 2 + one every 32 (3 488 frames, 2 crops each, so as
-    # many agent pairs: a crop costs a tenth of a frame) 366 CPU-s, with agent balanced accuracy 0.97 -> 0.91,
-    # event 0.27 -> 0.35, zero-shot frame AUC 0.56 -> 0.62, chapter 02's linear probe 0.62 -> 0.65 (1 crop each:
-    # 354 CPU-s, agent 0.88, probe 0.63)
+    # thread). Measured at 192 x 256 on the same corpus and test split: 4 uniform frames a video + one every 16
+    # anomalous frames (6 789 frames, 1 crop each) took 691 CPU-s; 2 + one every 32 (3 488 frames, 2 crops each, so as
+    # many agent pairs: a crop costs a tenth of a frame) 366 CPU-s, with agent balanced accuracy 0.97 -> 0.91, event
+    # 0.27 -> 0.35, zero-shot frame AUC 0.56 -> 0.62, chapter 02's linear probe 0.62 -> 0.65 (1 crop each: 354 CPU-s,
+    # agent 0.88, probe 0.63)
     frames_per_video: int = 2
     anomalous_stride: int = 32
     max_crops: int = 2
@@ -395,6 +407,8 @@ class SynthText:
         from vadkit.data.video import VideoReader, uniform_indices
 
         self.root = Path(root)
+        self.sampling = {"split": split, "frames_per_video": int(frames_per_video), "seed": int(seed),
+                         "max_crops": int(max_crops), "anomalous_stride": int(anomalous_stride)}
         self.ds = load_synthvad(self.root, split=split)
         rng = np.random.default_rng(seed)
         self.frames, self.captions, self.labels, self.video_ids, self.frame_idx = [], [], [], [], []
@@ -521,7 +535,10 @@ def train_or_load(entry: str, *, root: Path | None = None, config=None, force: b
 
 
 #: Entries that train another entry first (the captioner's frozen CLIP is the default tiny CLIP).
-REQUIRES = {"tiny-captioner": ("tiny-clip",)}
+REQUIRES = {"tiny-captioner": ("tiny-clip",),
+            # not its model: tiny-lit reads the frozen maps tiny-clip writes (corpus_maps) rather than compute
+            # them beside it in the other worker
+            "tiny-lit": ("tiny-clip",)}
 
 
 def _train_in_worker(entry: str) -> str:
@@ -757,16 +774,16 @@ def contrastive_loss(ie: torch.Tensor, te: torch.Tensor, logit_scale: torch.Tens
                   + torch.sum(-tgt * F.log_softmax(logits.T, 1), 1).mean())
 
 
-def _frozen_pass(encode, train: SynthText, c, desc: str, progress: bool):
-    """``(frame maps, crop maps, seconds)``: ``encode(images, size)`` over the training frames (``c.image_size``)
-    and agent crops (``c.crop_size``), once, before the heads train on them."""
+def _frozen_pass(encode, train: SynthText, image_size, crop_size, desc: str, progress: bool):
+    """``(frame maps, crop maps, seconds)``: ``encode(images, size)`` over the training frames (``image_size``)
+    and agent crops (``crop_size``), once, before the heads train on them."""
     from tqdm.auto import tqdm
 
     t0 = time.time()
     with tqdm(total=2, desc=f"{desc} frozen maps", disable=not progress, leave=False) as bar:
-        fmaps = encode(train.frames, c.image_size)
+        fmaps = encode(train.frames, image_size)
         bar.update(1)
-        cmaps = encode(list(train.crops), c.crop_size)
+        cmaps = encode(list(train.crops), crop_size)
         bar.update(1)
     return fmaps, cmaps, time.time() - t0
 
@@ -853,10 +870,12 @@ def _train_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool, corpu
     return metrics
 
 
-def _locked_maps(clip, images, size: int, batch_size: int = 16) -> torch.Tensor:
+def _locked_maps(clip, images, size: int, batch_size: int | None = None) -> torch.Tensor:
     """Frozen layer4 maps ``[N, 320, S/32, S/32]`` (float16) of uint8 images (a list of any sizes or an array),
     each resized whole to ``size x size`` with the tiny CLIP's preprocessing."""
-    from vadkit.models.clip import preprocess_frames
+    from vadkit.models.clip import forward_batch, preprocess_frames
+
+    batch_size = forward_batch(batch_size or 64, clip.device)
 
     def px(chunk):
         if isinstance(chunk, list):
@@ -867,6 +886,50 @@ def _locked_maps(clip, images, size: int, batch_size: int = 16) -> torch.Tensor:
     outs = [clip.model.visual.stage_maps(px(images[i:i + batch_size]).contiguous(
         memory_format=torch.channels_last)).half() for i in range(0, len(images), batch_size)]
     return torch.cat(outs) if outs else torch.zeros((0, 320, 1, 1), dtype=torch.float16)
+
+
+def corpus_maps(train: SynthText, image_size: int, crop_size: int, *, desc: str = "zoo",
+                progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The packaged EfficientNet-Lite0's last-stage maps of ``train``'s frames and agent crops, computed once for
+    every zoo entry that reads that trunk on them (tiny-clip, tiny-lit, tiny-captioner: the frozen pass was
+    most of each one's cost, and the same pass three times).
+
+    Returns ``(frame maps [N, 320, S/32, S/32], crop maps [M, 320, s/32, s/32], seconds)`` (float16; each image
+    resized whole to ``S = image_size`` / ``s = crop_size`` squares, bicubic, scaled to ``[-1, 1]``:
+    :func:`_locked_maps`); ``seconds`` is 0 when the maps were read. Stored as one safetensors file under
+    ``$VADKIT_CACHE/zoo/_frozen/``, written atomically, named by the trunk file's digest, the corpus' identity,
+    ``train``'s sampling and the sizes, and checked against the sha256 recorded beside it when read (a
+    missing, partial or damaged file is recomputed), so parallel zoo workers and a resumed build share it.
+    """
+    from safetensors.torch import load, save
+
+    from vadkit.identity import bytes_digest, cache_key, producer, read_json_entry, write_json_entry
+    from vadkit.io_utils import atomic_write
+    from vadkit.models.packaged import identity
+
+    key = cache_key(producer("zoo-frozen-maps"), trunk=identity("efficientnet-lite0"),
+                    corpus=dataset_identity(train.root), sampling=train.sampling, image_size=int(image_size),
+                    crop_size=int(crop_size))
+    stem = zoo_root() / "_frozen" / f"maps-{key}"
+    blob_path, meta_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    meta = read_json_entry(meta_path)
+    if meta is not None and blob_path.is_file():
+        blob = blob_path.read_bytes()
+        if bytes_digest(blob) == meta.get("sha256"):
+            maps = load(blob)
+            if len(maps["frames"]) == len(train.frames) and len(maps["crops"]) == len(train.crops):
+                return maps["frames"], maps["crops"], 0.0
+        log.warning("%s: frozen maps fail their digest or size; recomputing", blob_path)
+    clip = _new_clip(ClipTrainConfig(image_size=int(image_size), crop_size=int(crop_size)))
+    fmaps, cmaps, seconds = _frozen_pass(lambda ims, size: _locked_maps(clip, ims, size), train, image_size,
+                                         crop_size, desc, progress)
+    blob = save({"frames": fmaps.contiguous(), "crops": cmaps.contiguous()})
+    with atomic_write(blob_path, "wb") as fh:
+        fh.write(blob)
+    write_json_entry(meta_path, {"sha256": bytes_digest(blob), "frames": len(fmaps), "crops": len(cmaps),
+                                 "seconds": round(seconds, 1), "sampling": train.sampling,
+                                 "image_size": int(image_size), "crop_size": int(crop_size)})
+    return fmaps, cmaps, seconds
 
 
 def _train_locked_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool, corpus: Path | None) -> dict:
@@ -881,8 +944,8 @@ def _train_locked_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool
     clip = _new_clip(c)
     untrained = {f"untrained_{k}": v for k, v in evaluate_clip(untrained_clip(c), test, CLASS_NAMES).items()
                  if "acc" in k or "auc" in k}
-    fmaps, cmaps, encode_s = _frozen_pass(lambda ims, size: _locked_maps(clip, ims, size), train, c,
-                                          "zoo: tiny-clip", progress)
+    fmaps, cmaps, encode_s = corpus_maps(train, c.image_size, c.crop_size, desc="zoo: tiny-clip",
+                                         progress=progress)
     batches = _pair_sampler(train, c, rng)
     model = clip.model.train()
     model.token_embedding.sparse = True        # as _train_clip: SparseAdam on the rows a batch touches
@@ -915,9 +978,12 @@ def _train_locked_clip(root: Path, c: ClipTrainConfig, out: Path, progress: bool
     return metrics
 
 
-def _stage7_maps(lit, images, size, batch_size: int = 16) -> torch.Tensor:
+def _stage7_maps(lit, images, size, batch_size: int | None = None) -> torch.Tensor:
     """Frozen stage-7 maps ``[N, h, w, 320]`` (float16, to halve the RAM) of uint8 images (a list of any sizes or
-    an array), each resized whole to ``size``. Batches of 16: 2-2.5x faster per image than 64 on one CPU thread."""
+    an array), each resized whole to ``size``, in CPU-sized batches (:data:`vadkit.models.clip.CPU_BATCH`)."""
+    from vadkit.models.clip import forward_batch
+
+    batch_size = forward_batch(batch_size or 64, lit.device)
     outs = []
     for i in range(0, len(images), batch_size):
         chunk = images[i:i + batch_size]
@@ -940,8 +1006,13 @@ def _train_lit(root: Path, c: LitTrainConfig, out: Path, progress: bool, corpus:
     lit = new_lit(c.head_config(), seed=c.seed)
     untrained = {f"untrained_{k}": v for k, v in evaluate_clip(lit, test, CLASS_NAMES).items()
                  if "acc" in k or "auc" in k}
-    fmaps, cmaps, encode_s = _frozen_pass(lambda ims, size: _stage7_maps(lit, ims, size), train, c,
-                                          "zoo: tiny-lit", progress)
+    if len(set(c.image_size)) == 1 and len(set(c.crop_size)) == 1:  # square: the tiny CLIP's shared maps
+        fmaps, cmaps, encode_s = corpus_maps(train, c.image_size[0], c.crop_size[0], desc="zoo: tiny-lit",
+                                             progress=progress)
+        fmaps, cmaps = fmaps.permute(0, 2, 3, 1), cmaps.permute(0, 2, 3, 1)      # -> [N, h, w, 320]
+    else:
+        fmaps, cmaps, encode_s = _frozen_pass(lambda ims, size: _stage7_maps(lit, ims, size), train,
+                                              c.image_size, c.crop_size, "zoo: tiny-lit", progress)
     batches = _pair_sampler(train, c, rng)
     heads = lit.heads.train()
 
@@ -1507,11 +1578,35 @@ def _prefix_lm_loss(lm, tok, prefix: torch.Tensor, targets: list[list[int]]) -> 
     return lm(inputs_embeds=emb, attention_mask=att, labels=lab).loss
 
 
+def _captioner_inputs(clip, train: SynthText, c: CaptionerTrainConfig, progress: bool):
+    """``(pooled [N, D], grid [N, P, C])`` of the training frames through the frozen tiny CLIP
+    (:func:`~vadkit.models.captioner.clip_image_features`'s outputs). A locked tower's last stage is read from
+    the maps the tiny CLIP trained on (:func:`corpus_maps`: the same frames, sizes and trunk), and only its
+    trained pool runs here; another tower or tap runs whole, once."""
+    from vadkit.models.captioner import clip_image_features
+    from vadkit.models.locked_clip import LockedTrunkVisual
+
+    visual = clip.model.visual
+    if isinstance(visual, LockedTrunkVisual) and c.grid_layer in (-1, 3):
+        maps, _, _ = corpus_maps(train, c.clip.image_size, c.clip.crop_size, desc="zoo: tiny-captioner",
+                                 progress=progress)
+        with torch.no_grad():
+            pooled = torch.cat([F.normalize(visual.attnpool(maps[i:i + 256].float()), dim=-1)
+                                for i in range(0, len(maps), 256)])
+        return pooled, maps.float().flatten(2).transpose(1, 2).contiguous()
+    pooled, grid = [], []
+    for i in range(0, len(train.frames), 256):
+        p_, g_ = clip_image_features(clip, train.frames[i:i + 256], c.grid_layer)
+        pooled.append(p_)
+        grid.append(g_)
+    return torch.cat(pooled), torch.cat(grid)
+
+
 def _train_captioner(root: Path, c: CaptionerTrainConfig, out: Path, progress: bool) -> dict:
     """Frame -> caption with the frozen tiny CLIP: only the prefix bridge and the decoder learn."""
     from transformers import LlamaForCausalLM
 
-    from vadkit.models.captioner import CaptionPrefix, PrefixCaptioner, clip_image_features
+    from vadkit.models.captioner import CaptionPrefix, PrefixCaptioner
     from vadkit.models.clip import load_open_clip
 
     rng = random.Random(c.seed)
@@ -1523,12 +1618,7 @@ def _train_captioner(root: Path, c: CaptionerTrainConfig, out: Path, progress: b
                        c.clip.max_crops, c.anomalous_stride)
     test = synth_text(str(root), "test", 4, c.seed + 1)
     tok = train_tokenizer(_corpus([train.ds]), c.lm.vocab_size)
-    pooled, grid = [], []
-    for i in range(0, len(train.frames), 256):  # the frozen tower runs once; the loop trains on its outputs
-        p_, g_ = clip_image_features(clip, train.frames[i:i + 256], c.grid_layer)
-        pooled.append(p_)
-        grid.append(g_)
-    pooled, grid = torch.cat(pooled), torch.cat(grid)
+    pooled, grid = _captioner_inputs(clip, train, c, progress)
     prefix = CaptionPrefix(pooled.shape[1], grid.shape[2], grid.shape[1], c.lm.hidden)
     lm = LlamaForCausalLM(_llama_config(tok, c.lm))
     untrained = evaluate_captioner(PrefixCaptioner(clip, prefix, lm, tok, "untrained", grid_layer=c.grid_layer),
