@@ -173,8 +173,7 @@ class LitTrainConfig:
     # the tiny CLIP trains on (:func:`corpus_maps`), read, not computed again. Measured cold on 2 cores
     # (2026-12-04): 4:3 192 x 256 cost 366 CPU-s of its own pass, 224 x 224 shared 152 s in all (0 s of pass);
     # held-out agent / event balanced accuracy 0.91 / 0.35 -> 0.87 / 0.31, zero-shot frame AUC 0.62 -> 0.60, probe
-    # 0.65 -> 0.63:
-    # a small loss for the zoo's 12-minute budget (the whole zoo: 1524 -> 616 s wall)
+    # 0.65 -> 0.63: a small loss for the zoo's 12-minute budget (the whole zoo: 1524 -> 616 s wall)
     image_size: list[int] = field(default_factory=lambda: [224, 224])
     crop_size: list[int] = field(default_factory=lambda: [96, 96])
     width: int = 192
